@@ -1,0 +1,169 @@
+"""The SQLite cache: TTLs, bypass, provenance, stale-if-error, secrets, corruption, threads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import time_machine
+
+from tests.client.conftest import KEY_ID, SECRET
+from tests.stub_alpaca import StubServer
+from trading_kit import CacheWarning, MarketData, StaleDataWarning
+from trading_kit.http import HttpStack
+
+LIVE_END = None  # open-ended bar requests reach into today's session
+
+
+def test_latest_quote_is_cached_for_one_second(md: MarketData, stub: StubServer) -> None:
+    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=False) as clock:
+        first = md.get_latest_quote("AAPL")
+        second = md.get_latest_quote("AAPL")
+        assert len(stub.state.seen) == 1
+        assert (first.attrs["from_cache"], second.attrs["from_cache"]) == (False, True)
+        clock.shift(1.5)
+        third = md.get_latest_quote("AAPL")
+        assert len(stub.state.seen) == 2
+        assert third.attrs["from_cache"] is False
+
+
+def test_snapshot_ttl_is_two_seconds(md: MarketData, stub: StubServer) -> None:
+    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=False) as clock:
+        md.get_snapshots(["AAPL"])
+        clock.shift(1.5)
+        assert md.get_snapshots(["AAPL"]).attrs["from_cache"] is True
+        clock.shift(1.0)
+        assert md.get_snapshots(["AAPL"]).attrs["from_cache"] is False
+    assert len(stub.state.seen) == 2
+
+
+def test_live_bars_expire_after_five_minutes(md: MarketData, stub: StubServer) -> None:
+    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=False) as clock:
+        md.get_bars("AAPL", "1Hour", start="2024-03-01")
+        clock.shift(dt.timedelta(minutes=4))
+        assert md.get_bars("AAPL", "1Hour", start="2024-03-01").attrs["from_cache"] is True
+        clock.shift(dt.timedelta(minutes=2))
+        assert md.get_bars("AAPL", "1Hour", start="2024-03-01").attrs["from_cache"] is False
+    assert len(stub.state.seen) == 2
+
+
+def test_raw_history_is_kept_and_adjusted_history_for_a_day(
+    md: MarketData, stub: StubServer
+) -> None:
+    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=False) as clock:
+        raw = md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-02-01")
+        md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-02-01", adjustment="split")
+        clock.shift(dt.timedelta(days=30))
+        again = md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-02-01")
+        adjusted = md.get_bars(
+            "AAPL", "1Day", start="2024-01-02", end="2024-02-01", adjustment="split"
+        )
+    assert again.attrs["from_cache"] is True
+    assert again.attrs["fetched_at"] == raw.attrs["fetched_at"]
+    assert adjusted.attrs["from_cache"] is False
+    assert len(stub.state.seen) == 3
+
+
+def test_use_cache_false_bypasses_for_one_call(md: MarketData, stub: StubServer) -> None:
+    md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-02-01")
+    fresh = md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-02-01", use_cache=False)
+    cached = md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-02-01")
+    assert fresh.attrs["from_cache"] is False
+    assert cached.attrs["from_cache"] is True
+    assert len(stub.state.seen) == 2
+    assert fresh.equals(cached)
+
+
+def test_cache_info_and_clear(md: MarketData) -> None:
+    md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-02-01")
+    md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-02-01")
+    info = md.cache.info()
+    assert (info.entries, info.hits, info.misses) == (1, 1, 1)
+    assert info.size_bytes > 0
+    assert "1 hits / 1 misses" in str(info)
+    md.cache.clear()
+    info = md.cache.info()
+    assert (info.entries, info.hits, info.misses) == (0, 0, 0)
+    assert (
+        md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-02-01").attrs["from_cache"]
+        is False
+    )
+
+
+def test_secrets_never_reach_the_cache_file(
+    md: MarketData, stub: StubServer, tmp_path: Path
+) -> None:
+    md.get_bars(["AAPL", "MSFT"], "1Day", start="2024-01-02", end="2024-02-01")
+    md.get_latest_quote("AAPL")
+    md.get_snapshots(["AAPL"])
+    assert stub.state.seen[0].headers["APCA-API-SECRET-KEY"] == SECRET  # they did travel
+    md._stack.close()  # flush the WAL into the file
+    files = list(tmp_path.glob("cache.sqlite*"))
+    assert files
+    blob = b"".join(path.read_bytes() for path in files)
+    assert b"AAPL" in blob  # the scan reads real cached content
+    assert SECRET.encode() not in blob
+    assert KEY_ID.encode() not in blob
+
+
+def test_stale_data_is_served_with_a_warning_when_the_server_fails(
+    make_stack: Callable[..., HttpStack], stub: StubServer
+) -> None:
+    md = MarketData(stack=make_stack(max_attempts=2))
+    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=False) as clock:
+        md.get_bars("AAPL", "1Hour", start="2024-03-01")
+        clock.shift(dt.timedelta(minutes=10))
+        stub.state.fail_next(("status", 503), ("status", 503))
+        with pytest.warns(StaleDataWarning, match="10 min ago"):
+            df = md.get_bars("AAPL", "1Hour", start="2024-03-01")
+    assert df.attrs == {**df.attrs, "from_cache": True, "stale": True}
+    assert not df.empty
+
+
+def test_corrupt_cache_file_warns_once_and_requests_still_work(
+    make_stack: Callable[..., HttpStack], tmp_path: Path
+) -> None:
+    path = tmp_path / "corrupt.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    md = MarketData(stack=make_stack(cache_path=path))
+    with pytest.warns(CacheWarning, match="corrupt.sqlite") as caught:
+        first = md.get_latest_quote("AAPL")
+        md.get_multi_trades(["AAPL"])
+    assert len([w for w in caught if issubclass(w.category, CacheWarning)]) == 1
+    assert first.loc["AAPL", "ask_price"] > 0
+    assert md.cache.info().enabled is False
+    assert path.read_bytes().startswith(b"this is not")  # the user's file is left alone
+
+
+def test_threads_share_the_cache_safely(md: MarketData, stub: StubServer) -> None:
+    """Eight threads reading and writing one SQLite file at once (cpython#118172)."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def work(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(25):
+                md.get_bars(
+                    "AAPL", "1Day", start="2024-01-02", end=f"2024-02-{1 + (n + i) % 9:02d}"
+                )
+                md.get_latest_quote("MSFT")
+        except BaseException as error:
+            errors.append(error)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a CacheWarning here would mean the cache broke
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    info = md.cache.info()
+    assert info.enabled
+    assert info.hits + info.misses == 8 * 25 * 2
+    assert info.entries >= 9

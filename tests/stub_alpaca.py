@@ -1,0 +1,274 @@
+"""A small Alpaca market-data server on 127.0.0.1 for the client tests and benchmarks.
+
+It speaks Alpaca's wire format (bars, latest quotes/trades, snapshots, pagination with
+``next_page_token``, ``X-RateLimit-*`` headers, ``{"code","message"}`` errors) and can
+be told to misbehave: answer a status (429 with ``Retry-After``, 503 …), drop the
+connection, or stall. It records every request it saw, headers included, so a test
+can check what reached the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import datetime as dt
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+STEPS = {
+    "1Min": dt.timedelta(minutes=1),
+    "5Min": dt.timedelta(minutes=5),
+    "15Min": dt.timedelta(minutes=15),
+    "30Min": dt.timedelta(minutes=30),
+    "1Hour": dt.timedelta(hours=1),
+    "4Hour": dt.timedelta(hours=4),
+    "1Day": dt.timedelta(days=1),
+    "1Week": dt.timedelta(weeks=1),
+    "1Month": dt.timedelta(days=30),
+}
+EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class StubState:
+    seen: list[Seen] = field(default_factory=list)
+    faults: collections.deque = field(default_factory=collections.deque)
+    rate_limit: int = 200
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, *actions: tuple) -> None:
+        """Queue actions for the next requests: ("status", code[, headers]), ("drop",), ("stall", s)."""
+        self.faults.extend(actions)
+
+    def data_requests(self, path_part: str = "/v2/stocks") -> list[Seen]:
+        return [s for s in self.seen if path_part in s.path]
+
+
+def _price(symbol: str, index: int) -> float:
+    base = 50 + sum(map(ord, symbol)) % 400
+    return round(base + (index % 97) * 0.01 + (index // 97 % 13) * 0.1, 2)
+
+
+def bar(symbol: str, when: dt.datetime, index: int) -> dict:
+    p = _price(symbol, index)
+    return {
+        "t": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "o": p,
+        "h": round(p + 0.05, 2),
+        "l": round(p - 0.05, 2),
+        "c": round(p + 0.01, 2),
+        "v": 1000 + index % 500,
+        "n": 10 + index % 7,
+        "vw": round(p + 0.005, 4),
+    }
+
+
+def bar_span(timeframe: str, start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
+    """Indexes [first, last) of the stub's bars between start and end (inclusive)."""
+    step = STEPS[timeframe]
+    first = max(0, -(-(start - EPOCH) // step))
+    last = max(first, (end - EPOCH) // step + 1)
+    return first, last
+
+
+def bars_slice(symbol: str, timeframe: str, first: int, last: int) -> list[dict]:
+    step = STEPS[timeframe]
+    return [bar(symbol, EPOCH + i * step, i) for i in range(first, last)]
+
+
+def _parse_time(text: str | None, default: dt.datetime) -> dt.datetime:
+    if not text:
+        return default
+    stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: StubServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        state = self.server.state
+        with state.lock:
+            state.seen.append(Seen("GET", parts.path, query, dict(self.headers), time.monotonic()))
+            fault = state.faults.popleft() if state.faults else None
+        if fault is not None and self._misbehave(fault):
+            return
+        if not self.headers.get("APCA-API-KEY-ID") or not self.headers.get("APCA-API-SECRET-KEY"):
+            return self._send(401, {"code": 40110000, "message": "request is not authorized"})
+        route = {
+            "/v2/stocks/bars": self._bars,
+            "/v2/stocks/quotes/latest": self._latest_quotes,
+            "/v2/stocks/trades/latest": self._latest_trades,
+            "/v2/stocks/snapshots": self._snapshots,
+        }.get(parts.path)
+        if route is None:
+            return self._send(404, {"code": 40410000, "message": "endpoint not found"})
+        route(query)
+
+    # -- faults ------------------------------------------------------------------------
+    def _misbehave(self, fault: tuple) -> bool:
+        kind = fault[0]
+        if kind == "status":
+            headers = fault[2] if len(fault) > 2 else {}
+            self._send(
+                fault[1], {"code": fault[1] * 100000, "message": f"stub says {fault[1]}"}, headers
+            )
+            return True
+        if kind == "drop":
+            self.close_connection = True
+            self.connection.close()
+            return True
+        if kind == "stall":
+            time.sleep(fault[1])
+            return False
+        raise ValueError(fault)
+
+    def _send(self, status: int, body: object, headers: dict | None = None) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        state = self.server.state
+        self.send_header("X-RateLimit-Limit", str(state.rate_limit))
+        self.send_header("X-RateLimit-Remaining", str(state.rate_limit - 1))
+        self.send_header("X-RateLimit-Reset", str(int(time.time()) + 60))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    # -- routes ------------------------------------------------------------------------
+    def _bars(self, q: dict[str, str]) -> None:
+        timeframe = q.get("timeframe", "")
+        if timeframe not in STEPS:
+            return self._send(400, {"code": 40010001, "message": f"invalid timeframe: {timeframe}"})
+        symbols = sorted(q["symbols"].split(","))
+        start = _parse_time(q.get("start"), EPOCH)
+        end = _parse_time(q.get("end"), self.server.now)
+        limit = int(q.get("limit") or 1000)
+        offset = int(base64.b64decode(q["page_token"])) if q.get("page_token") else 0
+        cached = self.server.body_cache.get((self.path,))
+        if cached is not None:
+            return self._send(200, cached)
+        first, last = bar_span(timeframe, start, end)
+        per_symbol = last - first
+        total = per_symbol * len(symbols)
+        body: dict = {"bars": {}, "next_page_token": None}
+        position = offset
+        while position < min(offset + limit, total):
+            symbol = symbols[position // per_symbol]
+            index = first + position % per_symbol
+            take = min(last - index, offset + limit - position)
+            body["bars"].setdefault(symbol, []).extend(
+                bars_slice(symbol, timeframe, index, index + take)
+            )
+            position += take
+        if offset + limit < total:
+            body["next_page_token"] = base64.b64encode(str(offset + limit).encode()).decode()
+        raw = json.dumps(body).encode()
+        if self.server.memoise:
+            self.server.body_cache[(self.path,)] = raw
+        self._send(200, raw)
+
+    def _latest_quotes(self, q: dict[str, str]) -> None:
+        now = self.server.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        quotes = {
+            s: {
+                "t": now,
+                "bx": "V",
+                "bp": _price(s, 0),
+                "bs": 3,
+                "ax": "V",
+                "ap": round(_price(s, 0) + 0.02, 2),
+                "as": 4,
+                "c": ["R"],
+                "z": "C",
+            }
+            for s in q["symbols"].split(",")
+            if s != "NOPE"
+        }
+        self._send(200, {"quotes": quotes})
+
+    def _latest_trades(self, q: dict[str, str]) -> None:
+        now = self.server.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        trades = {
+            s: {"t": now, "x": "V", "p": _price(s, 1), "s": 100, "c": ["@"], "i": 42, "z": "C"}
+            for s in q["symbols"].split(",")
+            if s != "NOPE"
+        }
+        self._send(200, {"trades": trades})
+
+    def _snapshots(self, q: dict[str, str]) -> None:
+        now = self.server.now
+        body = {}
+        for s in q["symbols"].split(","):
+            day = now.replace(hour=5, minute=0, second=0, microsecond=0)
+            body[s] = {
+                "latestTrade": {
+                    "t": now.isoformat().replace("+00:00", "Z"),
+                    "x": "V",
+                    "p": _price(s, 1),
+                    "s": 100,
+                    "c": ["@"],
+                    "i": 7,
+                    "z": "C",
+                },
+                "latestQuote": {
+                    "t": now.isoformat().replace("+00:00", "Z"),
+                    "bx": "V",
+                    "bp": _price(s, 0),
+                    "bs": 1,
+                    "ax": "V",
+                    "ap": _price(s, 0) + 0.02,
+                    "as": 2,
+                    "c": ["R"],
+                    "z": "C",
+                },
+                "minuteBar": bar(s, now.replace(second=0, microsecond=0), 5),
+                "dailyBar": bar(s, day, 2),
+                "prevDailyBar": bar(s, day - dt.timedelta(days=1), 1),
+            }
+        self._send(200, body)
+
+
+class StubServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, now: dt.datetime | None = None, memoise: bool = False) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.state = StubState()
+        self.now = now or dt.datetime(2024, 3, 5, 15, 0, tzinfo=dt.timezone.utc)
+        self.memoise = memoise
+        self.body_cache: dict = {}
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self) -> StubServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()

@@ -1,0 +1,155 @@
+"""Settings: credentials, endpoints, cache path and HTTP limits, resolved once.
+
+Precedence for every value: explicit argument, then ``ALPACA_*`` environment
+variables, then Alpaca's own ``APCA_*`` variables, then defaults. Two rules are
+enforced here, before any request exists: paper only (the live trading endpoint is
+refused), and secrets never shown (the key id and secret are left out of ``repr``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from .errors import ConfigError
+
+PAPER_TRADING_URL = "https://paper-api.alpaca.markets"
+DATA_URL = "https://data.alpaca.markets"
+LIVE_TRADING_HOSTS = frozenset({"api.alpaca.markets"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+LOCAL_PLACEHOLDER_KEY = "local"
+
+
+def default_cache_path() -> Path:
+    return Path(platformdirs.user_cache_dir("trading_kit")) / "http_cache.sqlite"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the HTTP stack and the clients need; build it with :meth:`from_env`."""
+
+    api_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    trading_url: str = PAPER_TRADING_URL
+    data_url: str = DATA_URL
+    cache_path: Path = field(default_factory=default_cache_path)
+    requests_per_minute: int = 200
+    rate_window_seconds: float = 60.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_attempts: int = 5
+    backoff_initial: float = 0.5
+    backoff_max: float = 20.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trading_url", _normalise_url(self.trading_url, "trading"))
+        object.__setattr__(self, "data_url", _normalise_url(self.data_url, "data"))
+        object.__setattr__(self, "cache_path", Path(self.cache_path).expanduser())
+        if urlsplit(self.trading_url).hostname in LIVE_TRADING_HOSTS:
+            raise ConfigError(
+                f"{self.trading_url} is Alpaca's live trading endpoint; trading_kit is paper only. "
+                f"Use {PAPER_TRADING_URL} (or leave the trading URL unset)."
+            )
+        if bool(self.api_key) != bool(self.secret_key):
+            raise ConfigError(
+                "Only one of the API key id and secret key is set; set both "
+                "(ALPACA_API_KEY and ALPACA_SECRET_KEY) or neither."
+            )
+        if not self.has_credentials and not self.is_loopback:
+            raise ConfigError(
+                "No Alpaca API keys: set ALPACA_API_KEY and ALPACA_SECRET_KEY, pass "
+                "api_key=/secret_key=, or leave the URLs unset to use the local exchange."
+            )
+        for name in ("requests_per_minute", "max_attempts"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    @classmethod
+    def from_env(
+        cls,
+        api_key: str | None = None,
+        secret_key: str | None = None,
+        *,
+        trading_url: str | None = None,
+        data_url: str | None = None,
+        cache_path: str | Path | None = None,
+        **limits: float,
+    ) -> Settings:
+        """Resolve settings from arguments and the environment (see the module docstring)."""
+        env = os.environ
+        values: dict = {
+            "api_key": api_key or env.get("ALPACA_API_KEY") or env.get("APCA_API_KEY_ID"),
+            "secret_key": secret_key
+            or env.get("ALPACA_SECRET_KEY")
+            or env.get("APCA_API_SECRET_KEY"),
+            "trading_url": trading_url
+            or env.get("ALPACA_TRADING_URL")
+            or env.get("APCA_API_BASE_URL")
+            or PAPER_TRADING_URL,
+            "data_url": data_url or env.get("ALPACA_DATA_URL") or DATA_URL,
+            "cache_path": cache_path or env.get("TRADING_KIT_CACHE") or default_cache_path(),
+        }
+        unknown = set(limits) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values, **limits)
+
+    @staticmethod
+    def wants_local_exchange(
+        api_key: str | None = None, trading_url: str | None = None, data_url: str | None = None
+    ) -> bool:
+        """True when nothing points anywhere: no keys and no URLs, in arguments or environment."""
+        env = os.environ
+        configured = (
+            api_key,
+            trading_url,
+            data_url,
+            env.get("ALPACA_API_KEY"),
+            env.get("APCA_API_KEY_ID"),
+            env.get("ALPACA_TRADING_URL"),
+            env.get("APCA_API_BASE_URL"),
+            env.get("ALPACA_DATA_URL"),
+        )
+        return not any(configured)
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.api_key and self.secret_key)
+
+    @property
+    def is_loopback(self) -> bool:
+        hosts = {urlsplit(url).hostname for url in (self.trading_url, self.data_url)}
+        return hosts <= LOOPBACK_HOSTS
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """Alpaca's credential headers; placeholders for a keyless server on loopback."""
+        return {
+            "APCA-API-KEY-ID": self.api_key or LOCAL_PLACEHOLDER_KEY,
+            "APCA-API-SECRET-KEY": self.secret_key or LOCAL_PLACEHOLDER_KEY,
+        }
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The strings that must never be shown or stored."""
+        return tuple(s for s in (self.api_key, self.secret_key) if s)
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _normalise_url(url: str, kind: str) -> str:
+    parts = urlsplit(str(url).strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"The {kind} URL {url!r} is not an http(s) URL; "
+            f"expected something like {PAPER_TRADING_URL if kind == 'trading' else DATA_URL}."
+        )
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/v2")
+    return f"{parts.scheme}://{parts.netloc}{path}"

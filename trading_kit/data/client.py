@@ -1,0 +1,378 @@
+"""``MarketData``: Alpaca's stock market data as DataFrames, through the shared HTTP stack."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+import pandas as pd
+import requests
+from alpaca.data.enums import Adjustment, DataFeed
+from tqdm.auto import tqdm
+
+from ..connection import http_stack
+from ..errors import MarketDataError, StaleDataWarning
+from ..http import HttpStack
+from ..rate_limit import RateLimitStatus
+from . import frames
+from .timeframes import default_lookback, parse_timeframe
+
+PAGE_LIMIT = 10_000  # Alpaca's largest page
+_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,11}$")
+TimeLike = str | dt.date | dt.datetime | pd.Timestamp
+
+
+class MarketData:
+    """Bars, latest quotes and trades, and snapshots for US stocks.
+
+    Keys come from arguments or the environment (see ``trading_kit.config``); with
+    none at all, requests go to the embedded local exchange. Every call goes through
+    one cached, rate-limited, retrying HTTP stack (``trading_kit.http``), and every
+    returned frame records where it came from in ``df.attrs``: ``from_cache``,
+    ``stale`` and ``fetched_at``.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        secret_key: str | None = None,
+        *,
+        data_url: str | None = None,
+        trading_url: str | None = None,
+        cache_path: str | None = None,
+        feed: str | None = None,
+        stack: HttpStack | None = None,
+        **limits: float,
+    ) -> None:
+        self._stack = stack or http_stack(
+            api_key,
+            secret_key,
+            trading_url=trading_url,
+            data_url=data_url,
+            cache_path=cache_path,
+            **limits,
+        )
+        self.feed = _choice(feed, DataFeed, "feed") if feed else None
+
+    def __repr__(self) -> str:
+        feed = f", feed={self.feed!r}" if self.feed else ""
+        return f"MarketData(data_url={self._stack.settings.data_url!r}{feed})"
+
+    @property
+    def cache(self):  # -> CacheControl; annotated loosely to keep http's class private
+        """``cache.info()`` and ``cache.clear()``."""
+        return self._stack.cache
+
+    @property
+    def rate_limit(self) -> RateLimitStatus:
+        """The request budget left in the rolling window (client and server view)."""
+        return self._stack.limiter.status()
+
+    # -- bars -------------------------------------------------------------------------
+    def get_bars(
+        self,
+        symbols: str | Iterable[str],
+        timeframe: Any = "1Day",
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        *,
+        limit: int | None = None,
+        adjustment: str = "raw",
+        feed: str | None = None,
+        use_cache: bool = True,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """OHLCV bars indexed by (``symbol``, ``timestamp``), every page followed.
+
+        ``limit`` is per symbol: ``limit=500`` gives up to the first 500 bars of each
+        symbol from ``start`` (Alpaca's own ``limit`` counts across all symbols of a
+        request, which starves the later ones; each symbol is fetched on its own then).
+        Without ``start`` the request reaches back a span that fits the timeframe
+        (5 days of minutes, 60 days of hours, a year of days, 5 years of weeks, 10 of
+        months), from midnight UTC so repeated calls share cache entries. Naive times
+        are UTC, as in Alpaca's API. ``progress`` shows a bar when more than one page
+        is needed.
+        """
+        names = _symbols(symbols)
+        frame = parse_timeframe(timeframe)
+        end_ts = _timestamp(end, "end")
+        start_ts = _timestamp(start, "start")
+        if start_ts is None:
+            base = end_ts if end_ts is not None else pd.Timestamp.now(tz="UTC")
+            start_ts = (base - default_lookback(frame)).normalize()
+        if end_ts is not None and start_ts > end_ts:
+            raise MarketDataError(
+                f"start {start_ts.isoformat()} is after end {end_ts.isoformat()}; swap them."
+            )
+        params = {
+            "timeframe": frame,
+            "start": _rfc3339(start_ts),
+            "end": _rfc3339(end_ts),
+            "adjustment": _choice(adjustment, Adjustment, "adjustment"),
+            "feed": _choice(feed, DataFeed, "feed") if feed else self.feed,
+        }
+        return self._series("bars", names, params, _limit(limit), use_cache, progress)
+
+    def get_quotes(
+        self,
+        symbols: str | Iterable[str],
+        start: TimeLike,
+        end: TimeLike | None = None,
+        *,
+        limit: int | None = None,
+        feed: str | None = None,
+        use_cache: bool = True,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """Historical quotes indexed by (``symbol``, ``timestamp``); ``limit`` per symbol."""
+        params = self._range_params(start, end, feed)
+        return self._series("quotes", _symbols(symbols), params, _limit(limit), use_cache, progress)
+
+    def get_trades(
+        self,
+        symbols: str | Iterable[str],
+        start: TimeLike,
+        end: TimeLike | None = None,
+        *,
+        limit: int | None = None,
+        feed: str | None = None,
+        use_cache: bool = True,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """Historical trades indexed by (``symbol``, ``timestamp``); ``limit`` per symbol."""
+        params = self._range_params(start, end, feed)
+        return self._series("trades", _symbols(symbols), params, _limit(limit), use_cache, progress)
+
+    # -- latest values and snapshots --------------------------------------------------
+    def get_latest_quote(self, symbol: str, *, feed: str | None = None, use_cache: bool = True):
+        """The latest quote of one symbol: a one-row frame indexed by ``symbol``."""
+        return self.get_multi_quotes([_one(symbol)], feed=feed, use_cache=use_cache)
+
+    def get_latest_trade(self, symbol: str, *, feed: str | None = None, use_cache: bool = True):
+        """The latest trade of one symbol: a one-row frame indexed by ``symbol``."""
+        return self.get_multi_trades([_one(symbol)], feed=feed, use_cache=use_cache)
+
+    def get_snapshot(self, symbol: str, *, feed: str | None = None, use_cache: bool = True):
+        """Latest trade, quote, minute, daily and previous daily bar of one symbol."""
+        return self.get_snapshots([_one(symbol)], feed=feed, use_cache=use_cache)
+
+    def get_multi_quotes(
+        self, symbols: Iterable[str], *, feed: str | None = None, use_cache: bool = True
+    ) -> pd.DataFrame:
+        """Latest quotes, one row per symbol."""
+        payload, meta = self._latest("quotes/latest", symbols, feed, use_cache)
+        return _with_provenance(frames.latest_frame("quotes", payload.get("quotes") or {}), meta)
+
+    def get_multi_trades(
+        self, symbols: Iterable[str], *, feed: str | None = None, use_cache: bool = True
+    ) -> pd.DataFrame:
+        """Latest trades, one row per symbol."""
+        payload, meta = self._latest("trades/latest", symbols, feed, use_cache)
+        return _with_provenance(frames.latest_frame("trades", payload.get("trades") or {}), meta)
+
+    def get_snapshots(
+        self, symbols: Iterable[str], *, feed: str | None = None, use_cache: bool = True
+    ) -> pd.DataFrame:
+        """Snapshots, one row per symbol, flattened (see ``frames.snapshot_frame``)."""
+        payload, meta = self._latest("snapshots", symbols, feed, use_cache)
+        snapshots = payload.get("snapshots", payload)  # Alpaca keys the body by symbol
+        return _with_provenance(frames.snapshot_frame(snapshots or {}), meta)
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _range_params(self, start: TimeLike, end: TimeLike | None, feed: str | None) -> dict:
+        start_ts, end_ts = _timestamp(start, "start"), _timestamp(end, "end")
+        if start_ts is None:
+            raise MarketDataError("start is required for historical quotes and trades.")
+        if end_ts is not None and start_ts > end_ts:
+            raise MarketDataError(
+                f"start {start_ts.isoformat()} is after end {end_ts.isoformat()}; swap them."
+            )
+        return {
+            "start": _rfc3339(start_ts),
+            "end": _rfc3339(end_ts),
+            "feed": _choice(feed, DataFeed, "feed") if feed else self.feed,
+        }
+
+    def _latest(
+        self, endpoint: str, symbols: Iterable[str], feed: str | None, use_cache: bool
+    ) -> tuple[dict, list[requests.Response]]:
+        params = {
+            "symbols": ",".join(_symbols(symbols)),
+            "feed": _choice(feed, DataFeed, "feed") if feed else self.feed,
+        }
+        response = self._get(f"/v2/stocks/{endpoint}", params, use_cache)
+        return orjson.loads(response.content), [response]
+
+    def _series(
+        self,
+        kind: str,
+        symbols: list[str],
+        params: dict,
+        limit: int | None,
+        use_cache: bool,
+        progress: bool,
+    ) -> pd.DataFrame:
+        if limit is None or len(symbols) == 1:
+            data, meta = self._pages(kind, symbols, params, limit, use_cache, progress)
+        else:  # per-symbol limit: one paginated walk per symbol, a few at a time
+            data, meta = {}, []
+            with ThreadPoolExecutor(max_workers=min(4, len(symbols))) as pool:
+                walks = pool.map(
+                    lambda s: self._pages(kind, [s], params, limit, use_cache, progress), symbols
+                )
+                for symbol_data, symbol_meta in walks:
+                    data.update(symbol_data)
+                    meta.extend(symbol_meta)
+        return _with_provenance(frames.series_frame(kind, data), meta)
+
+    def _pages(
+        self,
+        kind: str,
+        symbols: list[str],
+        params: dict,
+        limit: int | None,
+        use_cache: bool,
+        progress: bool,
+    ) -> tuple[dict[str, list], list[requests.Response]]:
+        """Follow ``next_page_token`` until the data or ``limit`` runs out."""
+        data: dict[str, list] = {}
+        responses: list[requests.Response] = []
+        bar = None
+        fetched, token = 0, None
+        try:
+            while True:
+                page_size = PAGE_LIMIT if limit is None else min(PAGE_LIMIT, limit - fetched)
+                query = {
+                    **params,
+                    "symbols": ",".join(symbols),
+                    "limit": page_size,
+                    "page_token": token,
+                }
+                response = self._get(f"/v2/stocks/{kind}", query, use_cache)
+                responses.append(response)
+                page = orjson.loads(response.content)
+                count = 0
+                for symbol, rows in (page.get(kind) or {}).items():
+                    data.setdefault(symbol, []).extend(rows)
+                    count += len(rows)
+                fetched += count
+                token = page.get("next_page_token")
+                if not token or (limit is not None and fetched >= limit) or count == 0:
+                    break
+                if bar is None and progress:
+                    bar = tqdm(total=limit, initial=count, unit=" " + kind, desc=",".join(symbols)[:30])
+                elif bar is not None:
+                    bar.update(count)
+        finally:
+            if bar is not None:
+                bar.update(fetched - bar.n)
+                bar.close()
+        return data, responses
+
+    def _get(self, path: str, params: Mapping[str, Any], use_cache: bool) -> requests.Response:
+        query = {k: v for k, v in params.items() if v is not None}
+        url = self._stack.settings.data_url + path
+        return self._stack.request("GET", url, params=query, use_cache=use_cache)
+
+
+def _with_provenance(frame: pd.DataFrame, responses: Sequence[requests.Response]) -> pd.DataFrame:
+    """Record in ``frame.attrs`` where the data came from; warn if any of it is stale."""
+    cached = [bool(getattr(r, "from_cache", False)) for r in responses]
+    stale = [
+        c and bool(getattr(r, "is_expired", False)) for r, c in zip(responses, cached, strict=True)
+    ]
+    now = pd.Timestamp.now(tz="UTC")
+    times = [_created_at(r) if c else now for r, c in zip(responses, cached, strict=True)]
+    fetched_at = min(times) if times else now
+    frame.attrs.update(
+        from_cache=bool(cached) and all(cached), stale=any(stale), fetched_at=fetched_at
+    )
+    if any(stale):
+        age = now - min(t for t, s in zip(times, stale, strict=True) if s)
+        warnings.warn(
+            f"The server could not be reached, so this data was served from an expired cache "
+            f"entry fetched {_age(age)} ago (df.attrs['stale'] is True).",
+            StaleDataWarning,
+            stacklevel=3,
+        )
+    return frame
+
+
+def _created_at(response: requests.Response) -> pd.Timestamp:
+    stamp = pd.Timestamp(response.created_at)  # type: ignore[attr-defined]
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _age(age: pd.Timedelta) -> str:
+    seconds = int(age.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _symbols(symbols: str | Iterable[str]) -> list[str]:
+    items = symbols.split(",") if isinstance(symbols, str) else list(symbols)
+    names: list[str] = []
+    for item in items:
+        name = str(item).strip().upper() if isinstance(item, str) else None
+        if not name or not _SYMBOL.match(name):
+            raise MarketDataError(
+                f"Invalid symbol {item!r}: use a ticker such as 'AAPL' or 'BRK.B' "
+                "(letters, digits, '.' or '-', at most 12 characters)."
+            )
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise MarketDataError("No symbols given; pass a ticker such as 'AAPL' or a list of them.")
+    return sorted(names)  # one spelling of each request, so the cache recognises it
+
+
+def _one(symbol: str) -> str:
+    if not isinstance(symbol, str) or "," in symbol:
+        raise MarketDataError(
+            f"Expected one symbol, got {symbol!r}; use the get_multi_* / get_snapshots methods for several."
+        )
+    return symbol
+
+
+def _limit(limit: int | None) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise MarketDataError(f"limit must be a positive whole number of items, got {limit!r}.")
+    return limit
+
+
+def _timestamp(value: TimeLike | None, name: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        stamp = None
+    if stamp is None or pd.isna(stamp):
+        raise MarketDataError(
+            f"{name}={value!r} is not a date or time; use e.g. '2024-01-02', "
+            "'2024-01-02T14:30:00Z', a datetime or a pandas Timestamp."
+        )
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _rfc3339(stamp: pd.Timestamp | None) -> str | None:
+    return None if stamp is None else stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _choice(value: Any, enum: Any, name: str) -> str:
+    """A value from alpaca-py's enum (case-insensitive), or a ``MarketDataError`` listing them."""
+    text = str(getattr(value, "value", value)).strip().lower()
+    accepted = [member.value for member in enum]
+    if text not in accepted:
+        raise MarketDataError(f"Unknown {name} {value!r}; use one of {', '.join(accepted)}.")
+    return text

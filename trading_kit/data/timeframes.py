@@ -1,0 +1,46 @@
+"""The bar timeframes a user may ask for, as Alpaca spells them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..errors import MarketDataError
+
+TIMEFRAMES: tuple[str, ...] = (
+    "1Min",
+    "5Min",
+    "15Min",
+    "30Min",
+    "1Hour",
+    "4Hour",
+    "1Day",
+    "1Week",
+    "1Month",
+)
+_BY_LOWER = {name.lower(): name for name in TIMEFRAMES}
+
+# How far back a request without ``start`` looks: a few hundred bars of each kind.
+_DEFAULT_LOOKBACK = {
+    "Min": dt.timedelta(days=5),
+    "Hour": dt.timedelta(days=60),
+    "Day": dt.timedelta(days=365),
+    "Week": dt.timedelta(days=5 * 365),
+    "Month": dt.timedelta(days=10 * 365),
+}
+
+
+def parse_timeframe(timeframe: object) -> str:
+    """Alpaca's timeframe string for ``"5Min"``, ``"5min"`` or an alpaca-py ``TimeFrame``."""
+    text = getattr(timeframe, "value", timeframe)
+    if isinstance(text, str) and text.strip().lower() in _BY_LOWER:
+        return _BY_LOWER[text.strip().lower()]
+    raise MarketDataError(
+        f"Unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAMES)} "
+        "(or an alpaca-py TimeFrame with one of those values)."
+    )
+
+
+def default_lookback(timeframe: str) -> dt.timedelta:
+    """The span fetched when no ``start`` is given (documented on ``get_bars``)."""
+    unit = timeframe.lstrip("0123456789")
+    return _DEFAULT_LOOKBACK[unit]

@@ -1,0 +1,378 @@
+"""The one HTTP stack every request goes through.
+
+Layers, outermost first::
+
+    HttpStack.request      picks the cache TTL (cache_policy), turns failures into our errors
+      └─ CachedSession     requests-cache on SQLite, one session per thread
+          └─ RetryingAdapter   rate limiter + tenacity retries + timeouts, network only
+
+The limiter and the retries live in the transport adapter, below the cache, so a cache
+hit never spends the rate budget and stale-if-error only answers once every retry
+has failed.
+
+Why our own requests rather than alpaca-py's clients: alpaca-py owns a private
+``requests.Session`` with no timeout and a fixed-sleep retry loop of its own (four
+tries, 3 s, ``Retry-After`` ignored) that would multiply with ours, and it parses
+every bar through a pydantic model, the slow path. So market data is fetched here
+and decoded straight into columns; alpaca-py's enums still name the accepted values.
+
+Thread safety: requests-cache shares one sqlite3 connection across threads, which
+trips cpython#118172 ("no more rows available"). Each thread therefore gets its own
+session and its own SQLite connection (WAL mode, busy timeout); the limiter and the
+hit/miss counters are shared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+import threading
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests_cache import DO_NOT_CACHE, CachedSession, SQLiteCache
+from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from . import cache_policy
+from .config import Settings
+from .errors import CacheWarning, MarketDataError, RateLimitError, TradingKitError
+from .rate_limit import RateLimiter, RateLimitStatus
+
+log = logging.getLogger("trading_kit")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
+CREDENTIAL_HEADERS = ("APCA-API-KEY-ID", "APCA-API-SECRET-KEY")
+MAX_RETRY_AFTER = 60.0
+
+
+class _RetryableStatus(Exception):
+    """A response whose status says "try again"; carries it to tenacity."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class RetryingAdapter(HTTPAdapter):
+    """Sends each request under the rate limiter, with timeouts and tenacity retries.
+
+    Retried: 429, 500, 502, 503, 504, dropped connections and timeouts, with
+    exponential backoff and jitter, or exactly ``Retry-After`` when the server says.
+    A request that may have changed state on the server (POST, PATCH) is retried only
+    when it surely never arrived (429, connect timeout): no duplicate orders.
+    """
+
+    def __init__(self, settings: Settings, limiter: RateLimiter) -> None:
+        super().__init__(pool_connections=4, pool_maxsize=16)
+        self.settings = settings
+        self.limiter = limiter
+        self._backoff = wait_exponential(
+            multiplier=settings.backoff_initial, max=settings.backoff_max
+        ) + wait_random(0, settings.backoff_initial)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = (self.settings.connect_timeout, self.settings.read_timeout)
+        idempotent = (request.method or "GET").upper() in IDEMPOTENT_METHODS
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(lambda exc: _is_retryable(exc, idempotent)),
+            reraise=True,
+        )
+        try:
+            response = retrying(self._send_once, request, **kwargs)
+        except _RetryableStatus as exhausted:
+            response = exhausted.response
+        except requests.RequestException as failure:
+            failure.attempts = retrying.statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
+            raise
+        response.attempts = retrying.statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
+        return response
+
+    def _send_once(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self.limiter.acquire()
+        response = super().send(request, **kwargs)
+        self.limiter.observe(response.headers)
+        if response.status_code in RETRY_STATUSES:
+            raise _RetryableStatus(response)
+        return response
+
+    def _wait(self, state: RetryCallState) -> float:
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, _RetryableStatus):
+            retry_after = _retry_after_seconds(failure.response)
+            if retry_after is not None:
+                self.limiter.block_for(retry_after)
+                return retry_after
+        return self._backoff(state)
+
+
+def _is_retryable(failure: BaseException, idempotent: bool) -> bool:
+    if isinstance(failure, _RetryableStatus):
+        return idempotent or failure.response.status_code == 429
+    if isinstance(failure, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(failure, (requests.ConnectionError, requests.Timeout)):
+        return idempotent
+    return isinstance(failure, requests.exceptions.ChunkedEncodingError) and idempotent
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = dt.datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT")
+        except ValueError:
+            return None
+        seconds = (
+            when.replace(tzinfo=dt.timezone.utc) - dt.datetime.now(dt.timezone.utc)
+        ).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What the cache holds and how it served this session."""
+
+    path: str
+    entries: int
+    size_bytes: int
+    hits: int
+    misses: int
+    enabled: bool
+    rate_limit: RateLimitStatus
+
+    def __str__(self) -> str:
+        return (
+            f"cache {self.path}: {self.entries} entries, {self.size_bytes / 1e6:.2f} MB on disk; "
+            f"this session {self.hits} hits / {self.misses} misses; {self.rate_limit}"
+        )
+
+
+class CacheControl:
+    """``md.cache``: look at and empty the response cache."""
+
+    def __init__(self, stack: HttpStack) -> None:
+        self._stack = stack
+
+    def info(self) -> CacheInfo:
+        stack = self._stack
+        try:
+            entries = len(stack.session().cache.responses)
+        except sqlite3.Error:
+            entries = 0
+        path = Path(stack.settings.cache_path)
+        on_disk = [p for p in path.parent.glob(path.name + "*") if p.is_file()]
+        return CacheInfo(
+            path=str(path) if stack.cache_enabled else "(in memory: on-disk cache unusable)",
+            entries=entries,
+            size_bytes=sum(p.stat().st_size for p in on_disk) if stack.cache_enabled else 0,
+            hits=stack.hits,
+            misses=stack.misses,
+            enabled=stack.cache_enabled,
+            rate_limit=stack.limiter.status(),
+        )
+
+    def clear(self) -> None:
+        """Delete every cached response (the file stays, empty) and reset the counters."""
+        self._stack.session().cache.clear()
+        self._stack.reset_counters()
+
+    def __repr__(self) -> str:
+        return f"<CacheControl {self.info()}>"
+
+
+class HttpStack:
+    """Sessions, limiter and cache policy shared by every client of one configuration."""
+
+    def __init__(self, settings: Settings, ttl: cache_policy.CacheTTL | None = None) -> None:
+        self.settings = settings
+        self.ttl = ttl or cache_policy.CacheTTL()
+        self.limiter = RateLimiter(settings.requests_per_minute, settings.rate_window_seconds)
+        self.cache = CacheControl(self)
+        self.hits = 0
+        self.misses = 0
+        self.cache_enabled = True
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._sessions: list[CachedSession] = []
+        self._redact = tuple(DEFAULT_IGNORED_PARAMS) + CREDENTIAL_HEADERS
+
+    def __repr__(self) -> str:
+        return (
+            f"HttpStack(trading_url={self.settings.trading_url!r}, "
+            f"data_url={self.settings.data_url!r}, cache={str(self.settings.cache_path)!r})"
+        )
+
+    # -- sessions ---------------------------------------------------------------------
+    def session(self) -> CachedSession:
+        """This thread's session (created on first use)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._new_session()
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def _new_session(self) -> CachedSession:
+        backend: SQLiteCache | str = "memory"
+        if self.cache_enabled:
+            try:
+                backend = self._open_sqlite()
+            except (sqlite3.Error, OSError) as problem:
+                self._disable_disk_cache(problem)
+                backend = "memory"
+        session = CachedSession(
+            backend=backend,
+            allowable_methods=("GET",),
+            allowable_codes=(200,),
+            expire_after=DO_NOT_CACHE,
+            ignored_parameters=self._redact,
+            stale_if_error=True,
+            cache_control=False,
+        )
+        session.headers.update(self.settings.auth_headers)
+        adapter = RetryingAdapter(self.settings, self.limiter)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    def _open_sqlite(self) -> SQLiteCache:
+        path = Path(self.settings.cache_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        backend = SQLiteCache(path, wal=True, busy_timeout=30_000)
+        backend.responses.count()  # opens and reads the file: a corrupt one fails here
+        return backend
+
+    def _disable_disk_cache(self, problem: Exception) -> None:
+        with self._lock:
+            if not self.cache_enabled:
+                return
+            self.cache_enabled = False
+        warnings.warn(
+            f"The cache file {self.settings.cache_path} cannot be used "
+            f"({type(problem).__name__}: {problem}); continuing with an in-memory cache. "
+            "Delete the file (or run `python -m trading_kit cache clear`) to start a fresh one.",
+            CacheWarning,
+            stacklevel=4,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.hits = self.misses = 0
+
+    # -- requests ---------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        use_cache: bool = True,
+        error: type[TradingKitError] = MarketDataError,
+    ) -> requests.Response:
+        """Send through the stack; failures become ``error`` (or ``RateLimitError`` on 429)."""
+        path = requests.utils.urlparse(url).path
+        now = dt.datetime.now(dt.timezone.utc)
+        expire = (
+            cache_policy.expire_after(path, params or {}, now, self.ttl)
+            if use_cache
+            else DO_NOT_CACHE
+        )
+        try:
+            response = self._send(method, url, params=params, json=json, expire_after=expire)
+        except sqlite3.Error as problem:  # the cache broke mid-session: go on without it
+            self._disable_disk_cache(problem)
+            self._local.session = None
+            response = self._send(method, url, params=params, json=json, expire_after=expire)
+        except requests.RequestException as failure:
+            attempts = getattr(failure, "attempts", 1)
+            raise error(
+                f"{method} {path} failed after {attempts} attempt(s): {_describe(failure)}. "
+                "Check that the server is reachable (trading_kit retried with backoff)."
+            ) from None
+        if expire != DO_NOT_CACHE:
+            with self._lock:
+                if getattr(response, "from_cache", False):
+                    self.hits += 1
+                else:
+                    self.misses += 1
+        if response.status_code >= 400:
+            raise _http_error(method, path, response, error)
+        return response
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        return self.session().request(method, url, **kwargs)
+
+
+def _describe(failure: requests.RequestException) -> str:
+    if isinstance(failure, requests.Timeout):
+        return "the server did not answer in time"
+    if isinstance(failure, requests.ConnectionError):
+        return "the connection failed or was dropped"
+    return type(failure).__name__
+
+
+def server_message(response: requests.Response) -> tuple[int | None, str]:
+    """Alpaca's ``(code, message)`` from an error body, or the body's first line."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip().splitlines()
+        return None, text[0][:200] if text else response.reason or ""
+    if isinstance(body, dict):
+        code = body.get("code")
+        return (code if isinstance(code, int) else None), str(body.get("message", body))[:500]
+    return None, str(body)[:500]
+
+
+def _http_error(
+    method: str, path: str, response: requests.Response, error: type[TradingKitError]
+) -> TradingKitError:
+    code, message = server_message(response)
+    attempts = getattr(response, "attempts", 1)
+    tried = f" after {attempts} attempts" if attempts > 1 else ""
+    if response.status_code == 429 and issubclass(error, MarketDataError):
+        return RateLimitError(
+            f"{method} {path} was rate limited (HTTP 429){tried}: {message}. "
+            "Wait a minute, or lower requests_per_minute.",
+            status=429,
+        )
+    text = f"{method} {path} failed with HTTP {response.status_code}{tried}: {message}"
+    if response.status_code == 401:
+        text += ". Check ALPACA_API_KEY and ALPACA_SECRET_KEY."
+    if issubclass(error, MarketDataError):
+        return error(text, status=response.status_code)  # type: ignore[call-arg]
+    try:
+        return error(text, status=response.status_code, code=code)  # type: ignore[call-arg]
+    except TypeError:
+        return error(text)
