@@ -25,14 +25,16 @@ hit/miss counters are shared.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import sqlite3
 import threading
 import warnings
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -53,6 +55,7 @@ from .errors import CacheWarning, MarketDataError, RateLimitError, TradingKitErr
 from .rate_limit import RateLimiter, RateLimitStatus
 
 log = logging.getLogger("trading_kit")
+T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
@@ -150,6 +153,45 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
+class BodyMemo:
+    """Values derived from response bodies (decoded pages), keyed by a hash of the bytes.
+
+    A page served again from the HTTP cache has the same bytes, so whatever was
+    derived from it is reused instead of decoded again: the in-process layer of the
+    cache. Bounded by the rows it holds; emptied by ``cache.clear()``.
+    """
+
+    def __init__(self, max_rows: int = 2_000_000) -> None:
+        self.max_rows = max_rows
+        self._values: OrderedDict[tuple[str, bytes], tuple[Any, int]] = OrderedDict()
+        self._rows = 0
+        self._lock = threading.Lock()
+
+    def get_or_make(
+        self, tag: str, body: bytes, make: Callable[[bytes], T], rows: Callable[[T], int]
+    ) -> T:
+        key = (tag, hashlib.blake2b(body, digest_size=16).digest())
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key][0]
+        value = make(body)
+        size = rows(value)
+        with self._lock:
+            if key not in self._values and size <= self.max_rows:
+                self._values[key] = (value, size)
+                self._rows += size
+                while self._rows > self.max_rows:
+                    _, (_, dropped) = self._values.popitem(last=False)
+                    self._rows -= dropped
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._rows = 0
+
+
 @dataclass(frozen=True)
 class CacheInfo:
     """What the cache holds and how it served this session."""
@@ -196,6 +238,7 @@ class CacheControl:
     def clear(self) -> None:
         """Delete every cached response (the file stays, empty) and reset the counters."""
         self._stack.session().cache.clear()
+        self._stack.memo.clear()
         self._stack.reset_counters()
 
     def __repr__(self) -> str:
@@ -210,6 +253,7 @@ class HttpStack:
         self.ttl = ttl or cache_policy.CacheTTL()
         self.limiter = RateLimiter(settings.requests_per_minute, settings.rate_window_seconds)
         self.cache = CacheControl(self)
+        self.memo = BodyMemo()
         self.hits = 0
         self.misses = 0
         self.cache_enabled = True

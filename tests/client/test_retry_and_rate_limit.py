@@ -109,7 +109,7 @@ def test_limiter_holds_the_rate_across_eight_threads(
         thread.join()
     arrivals = sorted(s.at for s in stub.state.seen)
     assert len(arrivals) == 80
-    busiest = max(sum(1 for t in arrivals if a <= t < a + 0.45) for a in arrivals)
+    busiest = max(sum(1 for t in arrivals if a <= t < a + 0.35) for a in arrivals)  # 0.15 s jitter
     assert busiest <= 20
     assert arrivals[-1] - arrivals[0] >= 1.5  # 80 requests need at least three more windows
 

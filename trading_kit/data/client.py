@@ -218,17 +218,17 @@ class MarketData:
         progress: bool,
     ) -> pd.DataFrame:
         if limit is None or len(symbols) == 1:
-            data, meta = self._pages(kind, symbols, params, limit, use_cache, progress)
+            pages, meta = self._pages(kind, symbols, params, limit, use_cache, progress)
         else:  # per-symbol limit: one paginated walk per symbol, a few at a time
-            data, meta = {}, []
+            pages, meta = [], []
             with ThreadPoolExecutor(max_workers=min(4, len(symbols))) as pool:
                 walks = pool.map(
                     lambda s: self._pages(kind, [s], params, limit, use_cache, progress), symbols
                 )
-                for symbol_data, symbol_meta in walks:
-                    data.update(symbol_data)
+                for symbol_pages, symbol_meta in walks:
+                    pages.extend(symbol_pages)
                     meta.extend(symbol_meta)
-        return _with_provenance(frames.series_frame(kind, data), meta)
+        return _with_provenance(frames.series_frame(kind, pages), meta)
 
     def _pages(
         self,
@@ -238,9 +238,9 @@ class MarketData:
         limit: int | None,
         use_cache: bool,
         progress: bool,
-    ) -> tuple[dict[str, list], list[requests.Response]]:
+    ) -> tuple[list[frames.Page], list[requests.Response]]:
         """Follow ``next_page_token`` until the data or ``limit`` runs out."""
-        data: dict[str, list] = {}
+        pages: list[frames.Page] = []
         responses: list[requests.Response] = []
         bar = None
         fetched, token = 0, None
@@ -255,29 +255,35 @@ class MarketData:
                 }
                 response = self._get(f"/v2/stocks/{kind}", query, use_cache)
                 responses.append(response)
-                page = orjson.loads(response.content)
-                count = 0
-                for symbol, rows in (page.get(kind) or {}).items():
-                    data.setdefault(symbol, []).extend(rows)
-                    count += len(rows)
+                page = self._stack.memo.get_or_make(
+                    kind, response.content, lambda body: frames.decode_page(kind, body), _rows
+                )
+                pages.append(page)
+                count = page.rows
                 fetched += count
-                token = page.get("next_page_token")
+                token = page.next_page_token
                 if not token or (limit is not None and fetched >= limit) or count == 0:
                     break
                 if bar is None and progress:
-                    bar = tqdm(total=limit, initial=count, unit=" " + kind, desc=",".join(symbols)[:30])
+                    bar = tqdm(
+                        total=limit, initial=count, unit=" " + kind, desc=",".join(symbols)[:30]
+                    )
                 elif bar is not None:
                     bar.update(count)
         finally:
             if bar is not None:
                 bar.update(fetched - bar.n)
                 bar.close()
-        return data, responses
+        return pages, responses
 
     def _get(self, path: str, params: Mapping[str, Any], use_cache: bool) -> requests.Response:
         query = {k: v for k, v in params.items() if v is not None}
         url = self._stack.settings.data_url + path
         return self._stack.request("GET", url, params=query, use_cache=use_cache)
+
+
+def _rows(page: frames.Page) -> int:
+    return page.rows
 
 
 def _with_provenance(frame: pd.DataFrame, responses: Sequence[requests.Response]) -> pd.DataFrame:

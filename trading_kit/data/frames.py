@@ -5,17 +5,18 @@ indexed by (``symbol``, ``timestamp``), latest values and snapshots by ``symbol`
 timestamps are tz-aware UTC. Every builder returns a frame with the full set of
 columns and dtypes even when there is no data.
 
-Records are pulled apart with ``operator.itemgetter`` into columns and handed to
+Records are pulled apart into numpy columns, one list pass per field, and handed to
 pandas whole; no per-record object is ever built (that is alpaca-py's slow path).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from operator import itemgetter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 Record = Mapping[str, Any]
@@ -52,28 +53,52 @@ FIELDS = {"bars": BAR_FIELDS, "quotes": QUOTE_FIELDS, "trades": TRADE_FIELDS}
 _MISSING = {"float64": np.nan, "int64": 0, "object": None}
 
 
-def series_frame(kind: str, by_symbol: Mapping[str, Sequence[Record]]) -> pd.DataFrame:
-    """Bars, quotes or trades (``kind``) of many symbols, indexed by (symbol, timestamp)."""
-    fields = FIELDS[kind]
-    symbols: list[str] = []
-    records: list[Record] = []
-    for symbol in sorted(by_symbol):
-        rows = by_symbol[symbol]
-        symbols.extend([symbol] * len(rows))
-        records.extend(rows)
-    columns = _columns(records, fields)
-    index = pd.MultiIndex.from_arrays(
-        [pd.Index(symbols, dtype="object"), _timestamps(records)], names=["symbol", "timestamp"]
+@dataclass(frozen=True)
+class Page:
+    """One decoded page of bars, quotes or trades: columns per symbol, and the next token."""
+
+    columns: Mapping[str, Mapping[str, np.ndarray]]
+    next_page_token: str | None
+    rows: int
+
+
+def decode_page(kind: str, content: bytes) -> Page:
+    """A JSON page of bars, quotes or trades as numpy columns per symbol."""
+    body = orjson.loads(content)
+    by_symbol = body.get(kind) or {}
+    columns = {s: _columns(rows, FIELDS[kind], with_time=True) for s, rows in by_symbol.items()}
+    rows = sum(len(rows) for rows in by_symbol.values())
+    return Page(columns, body.get("next_page_token"), rows)
+
+
+def series_frame(kind: str, pages: Iterable[Page]) -> pd.DataFrame:
+    """Bars, quotes or trades of many symbols, indexed by (symbol, timestamp)."""
+    by_symbol: dict[str, list[Mapping[str, np.ndarray]]] = {}
+    for page in pages:
+        for symbol, columns in page.columns.items():
+            by_symbol.setdefault(symbol, []).append(columns)
+    symbols = sorted(by_symbol)
+    names = ["timestamp", *(name for _, name, _ in FIELDS[kind])]
+    if symbols:
+        parts = [by_symbol[s] for s in symbols]
+        data = {n: np.concatenate([c[n] for part in parts for c in part]) for n in names}
+        counts = [sum(len(c["timestamp"]) for c in part) for part in parts]
+    else:
+        data = _columns([], FIELDS[kind], with_time=True)
+        counts = []
+    symbol_level = pd.Index(np.repeat(np.array(symbols, dtype=object), counts), dtype="object")
+    stamps = pd.DatetimeIndex(data.pop("timestamp"), name="timestamp").tz_localize("UTC")
+    index = pd.MultiIndex.from_arrays([symbol_level, stamps], names=["symbol", "timestamp"])
+    return pd.DataFrame(
+        {name: _typed(data[name], dtype) for _, name, dtype in FIELDS[kind]}, index=index
     )
-    return pd.DataFrame(columns, index=index)
 
 
 def latest_frame(kind: str, by_symbol: Mapping[str, Record]) -> pd.DataFrame:
     """One latest quote or trade per symbol, indexed by ``symbol``, with its ``timestamp``."""
     symbols = sorted(by_symbol)
-    records = [by_symbol[s] for s in symbols]
-    columns = {"timestamp": _timestamps(records), **_columns(records, FIELDS[kind])}
-    return pd.DataFrame(columns, index=pd.Index(symbols, name="symbol", dtype="object"))
+    index = pd.Index(symbols, name="symbol", dtype="object")
+    return _record_frame([by_symbol[s] for s in symbols], FIELDS[kind], index)
 
 
 SNAPSHOT_PARTS = (
@@ -96,9 +121,8 @@ def snapshot_frame(by_symbol: Mapping[str, Mapping[str, Record | None]]) -> pd.D
     parts = []
     for wire, prefix, kind in SNAPSHOT_PARTS:
         records = [by_symbol[s].get(wire) or {} for s in symbols]
-        columns = {"timestamp": _timestamps(records), **_columns(records, FIELDS[kind])}
         parts.append(
-            pd.DataFrame(columns, index=index)
+            _record_frame(records, FIELDS[kind], index)
             .add_prefix(f"{prefix}_")
             .drop(columns=[f"{prefix}_{c}" for c in ("conditions", "tape") if kind != "bars"])
         )
@@ -107,29 +131,42 @@ def snapshot_frame(by_symbol: Mapping[str, Mapping[str, Record | None]]) -> pd.D
     return frame
 
 
-def _columns(records: Sequence[Record], fields: Iterable[tuple[str, str, str]]) -> dict:
-    fields = tuple(fields)
-    keys = [key for key, _, _ in fields]
-    try:
-        values = (
-            list(zip(*map(itemgetter(*keys), records), strict=True))
-            if records
-            else [()] * len(keys)
+def _columns(
+    records: Sequence[Record], fields: Iterable[tuple[str, str, str]], with_time: bool = False
+) -> dict[str, np.ndarray]:
+    """One array per field (and ``timestamp``, naive UTC, when asked), a list pass per key."""
+    columns: dict[str, np.ndarray] = {}
+    if with_time:
+        stamps = [r.get("t") for r in records]
+        parsed = (
+            pd.to_datetime(stamps, utc=True, format="ISO8601")
+            if stamps
+            else pd.DatetimeIndex([], tz="UTC")
         )
-    except KeyError:  # a field this feed leaves out: fill the gaps, slower but rare
-        values = [tuple(r.get(k, _MISSING[dtype]) for r in records) for k, _, dtype in fields]
-    columns = {}
-    for (_, name, dtype), column in zip(fields, values, strict=True):
+        columns["timestamp"] = parsed.tz_convert(None).to_numpy("datetime64[ns]")
+    for key, name, dtype in fields:
+        try:
+            values = [r[key] for r in records]
+        except KeyError:  # a field this feed leaves out
+            values = [r.get(key, _MISSING[dtype]) for r in records]
         if dtype == "object":
-            columns[name] = pd.array(column, dtype="object")
+            column = np.empty(len(values), dtype=object)
+            column[:] = values
         else:
-            array = np.asarray(column, dtype="float64")
-            if dtype == "int64":
-                array = np.nan_to_num(array).astype("int64")
-            columns[name] = array
+            column = np.array(values, dtype="float64")
+        columns[name] = column
     return columns
 
 
-def _timestamps(records: Sequence[Record]) -> pd.DatetimeIndex:
-    stamps = [r.get("t") for r in records]
-    return pd.DatetimeIndex(pd.to_datetime(stamps, utc=True, format="ISO8601"), name="timestamp")
+def _typed(column: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype == "int64":
+        return np.nan_to_num(column).astype("int64")
+    return column
+
+
+def _record_frame(records: Sequence[Record], fields: tuple, index: pd.Index) -> pd.DataFrame:
+    """One row per record: ``timestamp`` (tz-aware UTC) and the typed fields."""
+    columns = _columns(records, fields, with_time=True)
+    stamps = pd.DatetimeIndex(columns.pop("timestamp")).tz_localize("UTC")
+    typed = {name: _typed(columns[name], dtype) for _, name, dtype in fields}
+    return pd.DataFrame({"timestamp": stamps, **typed}, index=index)

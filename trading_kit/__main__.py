@@ -1,0 +1,69 @@
+"""Command line: ``python -m trading_kit serve [--port N] [--db PATH] [--clock realtime|manual]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from trading_kit.exchange import (
+        Exchange,
+        ManualClock,
+        MarketHours,
+        RealtimeClock,
+        SimulatedMarket,
+        serve,
+    )
+    from trading_kit.exchange.server import check_loopback
+
+    try:
+        check_loopback(args.host)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    market = SimulatedMarket(MarketHours(always_open=args.always_open))
+    clock = ManualClock(args.start) if args.clock == "manual" else RealtimeClock()
+    exchange = Exchange(
+        market,
+        clock,
+        db_path=args.db,
+        seed=args.seed,
+        partial_fills=not args.no_partial_fills,
+    )
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(
+        f"trading_kit local exchange on http://{shown}:{args.port} "
+        f"(clock={args.clock}, db={args.db or 'memory'}); Ctrl+C to stop",
+        flush=True,
+    )
+    serve(exchange, host=args.host, port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trading_kit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the local paper exchange in the foreground")
+    serve.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument("--db", default=None, help="SQLite file for the exchange state")
+    serve.add_argument("--clock", choices=("realtime", "manual"), default="realtime")
+    serve.add_argument(
+        "--start", default="now", help="manual clock start time (RFC 3339; default now)"
+    )
+    serve.add_argument("--always-open", action="store_true", help="ignore the NYSE calendar")
+    serve.add_argument("--seed", type=int, default=0, help="seed for partial fills")
+    serve.add_argument("--no-partial-fills", action="store_true", help="always fill completely")
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
