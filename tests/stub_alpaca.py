@@ -174,13 +174,16 @@ class Handler(BaseHTTPRequestHandler):
         total = per_symbol * len(symbols)
         body: dict = {"bars": {}, "next_page_token": None}
         position = offset
+        descending = q.get("sort") == "desc"
         while position < min(offset + limit, total):
             symbol = symbols[position // per_symbol]
-            index = first + position % per_symbol
-            take = min(last - index, offset + limit - position)
-            body["bars"].setdefault(symbol, []).extend(
-                bars_slice(symbol, timeframe, index, index + take)
-            )
+            done = position % per_symbol
+            take = min(per_symbol - done, offset + limit - position)
+            if descending:  # newest first within each symbol
+                rows = bars_slice(symbol, timeframe, last - done - take, last - done)[::-1]
+            else:
+                rows = bars_slice(symbol, timeframe, first + done, first + done + take)
+            body["bars"].setdefault(symbol, []).extend(rows)
             position += take
         if offset + limit < total:
             body["next_page_token"] = base64.b64encode(str(offset + limit).encode()).decode()

@@ -58,13 +58,22 @@ def local_exchange_url() -> str:
     global _local_exchange
     with _lock:
         if _local_exchange is None:
-            from .exchange import start_exchange  # the one place the client starts the server
+            # The one place the client side touches the server side: it starts it.
+            from .exchange import (
+                Exchange,
+                MarketHours,
+                RealtimeClock,
+                SimulatedMarket,
+                start_exchange,
+            )
 
             db_path = os.environ.get("TRADING_KIT_EXCHANGE_DB") or str(
                 Path(platformdirs.user_cache_dir("trading_kit")) / "local_exchange.sqlite"
             )
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-            _local_exchange = start_exchange(db_path=db_path, always_open=True)
+            market = SimulatedMarket(hours=MarketHours(always_open=True))
+            exchange = Exchange(market, RealtimeClock(), db_path=db_path)
+            _local_exchange = start_exchange(exchange)
             log.warning(
                 "trading_kit: no Alpaca keys or URLs configured, so requests go to the local "
                 "paper exchange at %s (simulated prices, always open; state in %s). "

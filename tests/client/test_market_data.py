@@ -60,6 +60,17 @@ def test_limit_is_per_symbol_across_pages(md: MarketData, stub: StubServer) -> N
     assert asked == [2_345] * 3 + [10_000] * 3  # never more than needed
 
 
+def test_limit_without_start_gives_the_latest_bars(md: MarketData, stub: StubServer) -> None:
+    df = md.get_bars(["MSFT", "AAPL"], "1Hour", end="2024-03-01T12:00:00Z", limit=300)
+    for symbol in ("AAPL", "MSFT"):
+        stamps = df.loc[symbol].index
+        assert len(stamps) == 300
+        assert stamps.is_monotonic_increasing
+        assert stamps[-1] == pd.Timestamp("2024-03-01T12:00:00Z")  # ends at `end`
+        assert stamps[0] == pd.Timestamp("2024-03-01T12:00:00Z") - pd.Timedelta(hours=299)
+    assert {s.query["sort"] for s in stub.state.data_requests()} == {"desc"}
+
+
 @pytest.mark.parametrize("timeframe", TIMEFRAMES)
 def test_every_timeframe_string(md: MarketData, stub: StubServer, timeframe: str) -> None:
     df = md.get_bars("SPY", timeframe.lower(), start="2024-01-01", end="2024-01-02", limit=5)
@@ -171,8 +182,8 @@ def test_multi_page_download_shows_progress(
 
 
 def test_default_start_is_stable_within_a_day(md: MarketData, stub: StubServer) -> None:
-    md.get_bars("AAPL", "1Hour", end="2024-03-01", limit=3)
-    md.get_bars("AAPL", "1Hour", end="2024-03-01", limit=3)
+    md.get_bars("AAPL", "1Hour", end="2024-03-01")
+    md.get_bars("AAPL", "1Hour", end="2024-03-01")
     first, second = stub.state.data_requests()[0].query, md._stack.hits
     assert first["start"] == "2024-01-01T00:00:00Z"  # 60 days of hours back, at midnight
     assert second == 1

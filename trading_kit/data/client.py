@@ -20,7 +20,7 @@ from ..errors import MarketDataError, StaleDataWarning
 from ..http import HttpStack
 from ..rate_limit import RateLimitStatus
 from . import frames
-from .timeframes import default_lookback, parse_timeframe
+from .timeframes import default_lookback, parse_timeframe, span_for
 
 PAGE_LIMIT = 10_000  # Alpaca's largest page
 _SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,11}$")
@@ -89,22 +89,27 @@ class MarketData:
     ) -> pd.DataFrame:
         """OHLCV bars indexed by (``symbol``, ``timestamp``), every page followed.
 
-        ``limit`` is per symbol: ``limit=500`` gives up to the first 500 bars of each
-        symbol from ``start`` (Alpaca's own ``limit`` counts across all symbols of a
-        request, which starves the later ones; each symbol is fetched on its own then).
-        Without ``start`` the request reaches back a span that fits the timeframe
-        (5 days of minutes, 60 days of hours, a year of days, 5 years of weeks, 10 of
-        months), from midnight UTC so repeated calls share cache entries. Naive times
-        are UTC, as in Alpaca's API. ``progress`` shows a bar when more than one page
-        is needed.
+        ``limit`` is per symbol (Alpaca's own ``limit`` counts across all symbols of a
+        request, which starves the later ones, so each symbol is then fetched on its
+        own). With ``start``, ``limit=500`` gives the first 500 bars of each symbol from
+        ``start``; without ``start``, the last 500 up to ``end`` (or now), as a
+        researcher asking for "500 bars" means. Without ``start`` or ``limit`` the
+        request reaches back a span that fits the timeframe (5 days of minutes, 60 days
+        of hours, a year of days, 5 years of weeks, 10 of months). Implicit starts are
+        rounded to midnight UTC so repeated calls share cache entries. Naive times are
+        UTC, as in Alpaca's API. ``progress`` shows a bar when more than one page is
+        needed.
         """
         names = _symbols(symbols)
         frame = parse_timeframe(timeframe)
         end_ts = _timestamp(end, "end")
         start_ts = _timestamp(start, "start")
+        limit = _limit(limit)
+        latest_first = start_ts is None and limit is not None
         if start_ts is None:
             base = end_ts if end_ts is not None else pd.Timestamp.now(tz="UTC")
-            start_ts = (base - default_lookback(frame)).normalize()
+            span = span_for(frame, limit) if latest_first else default_lookback(frame)
+            start_ts = (base - span).normalize()
         if end_ts is not None and start_ts > end_ts:
             raise MarketDataError(
                 f"start {start_ts.isoformat()} is after end {end_ts.isoformat()}; swap them."
@@ -115,8 +120,9 @@ class MarketData:
             "end": _rfc3339(end_ts),
             "adjustment": _choice(adjustment, Adjustment, "adjustment"),
             "feed": _choice(feed, DataFeed, "feed") if feed else self.feed,
+            "sort": "desc" if latest_first else None,
         }
-        return self._series("bars", names, params, _limit(limit), use_cache, progress)
+        return self._series("bars", names, params, limit, use_cache, progress)
 
     def get_quotes(
         self,
@@ -228,7 +234,10 @@ class MarketData:
                 for symbol_pages, symbol_meta in walks:
                     pages.extend(symbol_pages)
                     meta.extend(symbol_meta)
-        return _with_provenance(frames.series_frame(kind, pages), meta)
+        frame = frames.series_frame(kind, pages)
+        if params.get("sort") == "desc":
+            frame = frame.sort_index()
+        return _with_provenance(frame, meta)
 
     def _pages(
         self,

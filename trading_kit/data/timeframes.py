@@ -40,7 +40,23 @@ def parse_timeframe(timeframe: object) -> str:
     )
 
 
+_UNIT = {
+    "Min": dt.timedelta(minutes=1),
+    "Hour": dt.timedelta(hours=1),
+    "Day": dt.timedelta(days=1),
+    "Week": dt.timedelta(weeks=1),
+    "Month": dt.timedelta(days=31),
+}
+
+
 def default_lookback(timeframe: str) -> dt.timedelta:
     """The span fetched when no ``start`` is given (documented on ``get_bars``)."""
     unit = timeframe.lstrip("0123456789")
     return _DEFAULT_LOOKBACK[unit]
+
+
+def span_for(timeframe: str, bars: int) -> dt.timedelta:
+    """A span surely holding ``bars`` bars: markets trade about a third of the clock."""
+    amount = int(timeframe[: len(timeframe) - len(timeframe.lstrip("0123456789"))])
+    unit = timeframe.lstrip("0123456789")
+    return _UNIT[unit] * amount * bars * 3 + dt.timedelta(days=7)
