@@ -259,6 +259,7 @@ class HttpStack:
         self.cache_enabled = True
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._open_lock = threading.Lock()
         self._sessions: list[CachedSession] = []
         self._redact = tuple(DEFAULT_IGNORED_PARAMS) + CREDENTIAL_HEADERS
 
@@ -303,10 +304,13 @@ class HttpStack:
         return session
 
     def _open_sqlite(self) -> SQLiteCache:
+        """Open this thread's connection; one thread at a time, since a new file's first
+        open switches it to WAL, which fails ("database is locked") beside another open."""
         path = Path(self.settings.cache_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        backend = SQLiteCache(path, wal=True, busy_timeout=30_000)
-        backend.responses.count()  # opens and reads the file: a corrupt one fails here
+        with self._open_lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            backend = SQLiteCache(path, wal=True, busy_timeout=30_000)
+            backend.responses.count()  # reads the file: a corrupt one fails here
         return backend
 
     def _disable_disk_cache(self, problem: Exception) -> None:
@@ -353,11 +357,16 @@ class HttpStack:
             else DO_NOT_CACHE
         )
         try:
-            response = self._send(method, url, params=params, json=json, expire_after=expire)
-        except sqlite3.Error as problem:  # the cache broke mid-session: go on without it
-            self._disable_disk_cache(problem)
-            self._local.session = None
-            response = self._send(method, url, params=params, json=json, expire_after=expire)
+            try:
+                response = self._send(method, url, params=params, json=json, expire_after=expire)
+            except sqlite3.OperationalError:  # busy beyond the timeout: this once, no cache
+                response = self._send(
+                    method, url, params=params, json=json, expire_after=DO_NOT_CACHE
+                )
+            except sqlite3.DatabaseError as problem:  # the file broke mid-session: go on without it
+                self._disable_disk_cache(problem)
+                self._local.session = None
+                response = self._send(method, url, params=params, json=json, expire_after=expire)
         except requests.RequestException as failure:
             attempts = getattr(failure, "attempts", 1)
             raise error(

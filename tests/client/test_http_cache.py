@@ -167,3 +167,16 @@ def test_threads_share_the_cache_safely(md: MarketData, stub: StubServer) -> Non
     assert info.enabled
     assert info.hits + info.misses == 8 * 25 * 2
     assert info.entries >= 9
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_a_fresh_cache_file_opened_by_many_threads_at_once(
+    make_stack: Callable[..., HttpStack], tmp_path: Path, attempt: int
+) -> None:
+    """Per-symbol downloads open the new file from four threads at once: no 'database is locked'."""
+    md = MarketData(stack=make_stack(cache_path=tmp_path / f"fresh{attempt}.sqlite"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = md.get_bars(["AAPL", "MSFT", "GOOGL", "AMZN"], "1Day", start="2024-01-02", limit=5)
+    assert df.groupby(level="symbol").size().tolist() == [5, 5, 5, 5]
+    assert md.cache.info().enabled and md.cache.info().entries == 4
