@@ -94,3 +94,24 @@ def test_no_repr_shows_a_secret(tmp_path: Path) -> None:
         assert "SECRETSHOWNOWHERE" not in text
     assert "paper-api.alpaca.markets" in repr(settings)
     stack.close()
+
+
+def test_no_log_line_shows_a_secret(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Everything logged at DEBUG (ours, requests-cache's, urllib3's) during real requests."""
+    from tests.client.conftest import KEY_ID, SECRET
+    from tests.stub_alpaca import StubServer
+
+    with StubServer() as stub, caplog.at_level("DEBUG"):
+        stack = HttpStack(
+            Settings(KEY_ID, SECRET, data_url=stub.url, trading_url=stub.url, cache_path=tmp_path / "c")
+        )
+        md = MarketData(stack=stack)
+        md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-01-31")
+        md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-01-31")
+        stub.state.fail_next(("status", 401))
+        with pytest.raises(Exception, match="401"):
+            md.get_latest_quote("AAPL")
+        stack.close()
+    assert caplog.records  # the loggers did speak
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert SECRET not in text and KEY_ID not in text

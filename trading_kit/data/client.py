@@ -273,7 +273,7 @@ class MarketData:
                 token = page.next_page_token
                 if not token or (limit is not None and fetched >= limit) or count == 0:
                     break
-                if bar is None and progress:
+                if bar is None and progress and not getattr(response, "from_cache", False):
                     bar = tqdm(
                         total=limit, initial=count, unit=" " + kind, desc=",".join(symbols)[:30]
                     )

@@ -1,0 +1,133 @@
+"""SQLite persistence for the exchange: the engine's state, written through after every request.
+
+The engine keeps everything in memory and reports what changed (``Engine.drain``); the
+store writes those rows in one transaction, so a killed server loses at most the request
+in flight. Orders keep their full state as JSON next to a few indexed columns; positions,
+activities and the account/cursor metadata have their own tables. WAL mode keeps commits
+cheap enough for the per-request write-through.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from .engine import Changes
+from .orders import Order, Position
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    id TEXT PRIMARY KEY,
+    client_order_id TEXT NOT NULL UNIQUE,
+    symbol TEXT NOT NULL,
+    status TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_status ON orders (status);
+CREATE TABLE IF NOT EXISTS positions (symbol TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS activities (
+    id TEXT PRIMARY KEY,
+    activity_type TEXT NOT NULL,
+    order_id TEXT,
+    transaction_time TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+
+
+class Store:
+    """One SQLite database (a file, or in memory when ``path`` is None)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = None if path is None else Path(path)
+        target = ":memory:" if self.path is None else str(self.path)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The exchange serialises access with its own lock; requests arrive on many threads.
+        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+        if self.path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def load(self) -> tuple[dict[str, str], list[Order], list[Position], list[dict[str, Any]]]:
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        orders = [
+            Order.from_state(json.loads(row[0]))
+            for row in self._db.execute("SELECT state FROM orders ORDER BY rowid")
+        ]
+        positions = [
+            Position.from_state(json.loads(row[0]))
+            for row in self._db.execute("SELECT state FROM positions")
+        ]
+        activities = [
+            json.loads(row[0])
+            for row in self._db.execute("SELECT body FROM activities ORDER BY rowid")
+        ]
+        return meta, orders, positions, activities
+
+    def save(self, changes: Changes) -> None:
+        """Write one operation's changes atomically."""
+        if not (
+            changes.orders
+            or changes.positions
+            or changes.removed_positions
+            or changes.activities
+            or changes.meta
+        ):
+            return
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.executemany(
+                "INSERT INTO orders (id, client_order_id, symbol, status, submitted_at, state) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "status = excluded.status, state = excluded.state",
+                [
+                    (
+                        o.id,
+                        o.client_order_id,
+                        o.symbol,
+                        o.status,
+                        (o.submitted_at or o.created_at).isoformat(),
+                        json.dumps(o.to_state()),
+                    )
+                    for o in changes.orders
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO positions (symbol, state) VALUES (?, ?)",
+                [(p.symbol, json.dumps(p.to_state())) for p in changes.positions],
+            )
+            db.executemany(
+                "DELETE FROM positions WHERE symbol = ?",
+                [(s,) for s in changes.removed_positions],
+            )
+            db.executemany(
+                "INSERT INTO activities (id, activity_type, order_id, transaction_time, body) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        a["id"],
+                        a["activity_type"],
+                        a.get("order_id"),
+                        a["transaction_time"],
+                        json.dumps(a),
+                    )
+                    for a in changes.activities
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(changes.meta.items())
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._db.close()
