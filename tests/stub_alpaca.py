@@ -255,6 +255,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class StubServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a burst from many client threads must not be refused
 
     def __init__(self, now: dt.datetime | None = None, memoise: bool = False) -> None:
         super().__init__(("127.0.0.1", 0), Handler)

@@ -1,4 +1,8 @@
-"""Command line: ``python -m trading_kit serve [--port N] [--db PATH] [--clock realtime|manual]``."""
+"""Command line.
+
+python -m trading_kit serve [--port N] [--db PATH] [--clock realtime|manual]
+python -m trading_kit cache info|clear
+"""
 
 from __future__ import annotations
 
@@ -42,6 +46,26 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace) -> int:
+    """Inspect or empty the HTTP cache file (the one ``TRADING_KIT_CACHE`` points at)."""
+    from trading_kit.config import Settings
+    from trading_kit.http import HttpStack
+
+    # The cache file does not depend on the server: any loopback URL resolves its path.
+    loopback = "http://127.0.0.1"
+    settings = Settings.from_env(trading_url=loopback, data_url=loopback, cache_path=args.path)
+    stack = HttpStack(settings)
+    try:
+        if args.action == "clear":
+            stack.cache.clear()
+            print(f"cleared {settings.cache_path}")
+        else:
+            print(stack.cache.info())
+    finally:
+        stack.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trading_kit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=0, help="seed for partial fills")
     serve.add_argument("--no-partial-fills", action="store_true", help="always fill completely")
     serve.set_defaults(handler=_serve)
+    cache = commands.add_parser("cache", help="show or clear the HTTP cache")
+    cache.add_argument("action", choices=("info", "clear"))
+    cache.add_argument(
+        "--path", default=None, help="cache file (default: TRADING_KIT_CACHE or the user cache dir)"
+    )
+    cache.set_defaults(handler=_cache)
     return parser
 
 

@@ -373,6 +373,12 @@ class HttpStack:
                 f"{method} {path} failed after {attempts} attempt(s): {_describe(failure)}. "
                 "Check that the server is reachable (trading_kit retried with backoff)."
             ) from None
+        # Stale means served past its expiry because the fresh request failed. Judge it by
+        # the time of asking: an entry that expires while this thread waits was fresh.
+        expires = getattr(response, "expires", None)
+        response.served_stale = bool(  # type: ignore[attr-defined]
+            getattr(response, "from_cache", False) and expires and _utc(expires) < now
+        )
         if expire != DO_NOT_CACHE:
             with self._lock:
                 if getattr(response, "from_cache", False):
@@ -385,6 +391,10 @@ class HttpStack:
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         return self.session().request(method, url, **kwargs)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
 
 
 def _describe(failure: requests.RequestException) -> str:

@@ -103,7 +103,9 @@ def test_no_log_line_shows_a_secret(tmp_path: Path, caplog: pytest.LogCaptureFix
 
     with StubServer() as stub, caplog.at_level("DEBUG"):
         stack = HttpStack(
-            Settings(KEY_ID, SECRET, data_url=stub.url, trading_url=stub.url, cache_path=tmp_path / "c")
+            Settings(
+                KEY_ID, SECRET, data_url=stub.url, trading_url=stub.url, cache_path=tmp_path / "c"
+            )
         )
         md = MarketData(stack=stack)
         md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-01-31")

@@ -180,3 +180,22 @@ def test_a_fresh_cache_file_opened_by_many_threads_at_once(
         df = md.get_bars(["AAPL", "MSFT", "GOOGL", "AMZN"], "1Day", start="2024-01-02", limit=5)
     assert df.groupby(level="symbol").size().tolist() == [5, 5, 5, 5]
     assert md.cache.info().enabled and md.cache.info().entries == 4
+
+
+def test_command_line_shows_and_clears_the_cache(md: MarketData, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-02-01")
+    md._stack.close()
+    path = str(tmp_path / "cache.sqlite")
+    run = [sys.executable, "-m", "trading_kit", "cache"]
+    shown = subprocess.run(
+        [*run, "info", "--path", path], capture_output=True, text=True, check=True
+    )
+    assert "1 entries" in shown.stdout
+    subprocess.run([*run, "clear", "--path", path], capture_output=True, text=True, check=True)
+    shown = subprocess.run(
+        [*run, "info", "--path", path], capture_output=True, text=True, check=True
+    )
+    assert "0 entries" in shown.stdout

@@ -298,9 +298,7 @@ def _rows(page: frames.Page) -> int:
 def _with_provenance(frame: pd.DataFrame, responses: Sequence[requests.Response]) -> pd.DataFrame:
     """Record in ``frame.attrs`` where the data came from; warn if any of it is stale."""
     cached = [bool(getattr(r, "from_cache", False)) for r in responses]
-    stale = [
-        c and bool(getattr(r, "is_expired", False)) for r, c in zip(responses, cached, strict=True)
-    ]
+    stale = [bool(getattr(r, "served_stale", False)) for r in responses]
     now = pd.Timestamp.now(tz="UTC")
     times = [_created_at(r) if c else now for r, c in zip(responses, cached, strict=True)]
     fetched_at = min(times) if times else now
@@ -310,7 +308,7 @@ def _with_provenance(frame: pd.DataFrame, responses: Sequence[requests.Response]
     if any(stale):
         age = now - min(t for t, s in zip(times, stale, strict=True) if s)
         warnings.warn(
-            f"The server could not be reached, so this data was served from an expired cache "
+            f"The request failed (server unreachable or erroring), so this data was served from an expired cache "
             f"entry fetched {_age(age)} ago (df.attrs['stale'] is True).",
             StaleDataWarning,
             stacklevel=3,
