@@ -160,6 +160,24 @@ def test_default_range_is_today_until_now(url: str) -> None:
     assert len(bars) == 360 and bars[-1]["t"] == "2024-03-05T14:59:00Z"
 
 
+def test_a_start_after_the_exchange_clock_is_empty_not_an_error(url: str) -> None:
+    """A caller whose wall clock runs ahead of a manual clock asks from "its" today."""
+    answer = get(
+        url, "/v2/stocks/bars", symbols="AAPL", timeframe="1Min", start="2026-11-29T00:00:00Z"
+    )
+    assert answer.status_code == 200
+    assert answer.json()["bars"] == {}
+    explicit = get(
+        url,
+        "/v2/stocks/bars",
+        symbols="AAPL",
+        timeframe="1Min",
+        start="2024-03-05",
+        end="2024-03-04",
+    )
+    assert explicit.status_code == 400  # an explicit end before start is still the caller's mistake
+
+
 # -- latest, snapshots, quotes and trades -----------------------------------------------
 
 
