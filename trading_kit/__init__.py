@@ -1,6 +1,8 @@
 """trading_kit: Alpaca paper trading and market data for Jupyter research.
 
-The public surface is small: ``MarketData`` for data, the settings, and one error tree.
+The public surface is small: ``connect()`` for everything at once, ``MarketData`` for
+data, ``Orders``/``OrderSpec`` for paper orders, the settings, and one error tree. The
+notebook widgets live in ``trading_kit.ui`` (and on the ``Kit`` that ``connect`` returns).
 """
 
 from .config import Settings
@@ -15,17 +17,23 @@ from .errors import (
     StaleDataWarning,
     TradingKitError,
 )
+from .kit import Kit, connect
+from .orders import Orders, OrderSpec
 
 __all__ = [
     "TIMEFRAMES",
     "CacheWarning",
     "ConfigError",
+    "Kit",
     "MarketData",
     "MarketDataError",
     "OrderExecutionError",
+    "OrderSpec",
     "OrderValidationError",
+    "Orders",
     "RateLimitError",
     "Settings",
     "StaleDataWarning",
     "TradingKitError",
+    "connect",
 ]

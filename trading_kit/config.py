@@ -45,11 +45,14 @@ class Settings:
     max_attempts: int = 5
     backoff_initial: float = 0.5
     backoff_max: float = 20.0
+    journal_path: Path | None = None  # None: ``order_journal.sqlite`` next to the cache
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trading_url", _normalise_url(self.trading_url, "trading"))
         object.__setattr__(self, "data_url", _normalise_url(self.data_url, "data"))
         object.__setattr__(self, "cache_path", Path(self.cache_path).expanduser())
+        journal = self.journal_path or self.cache_path.parent / "order_journal.sqlite"
+        object.__setattr__(self, "journal_path", Path(journal).expanduser())
         if urlsplit(self.trading_url).hostname in LIVE_TRADING_HOSTS:
             raise ConfigError(
                 f"{self.trading_url} is Alpaca's live trading endpoint; trading_kit is paper only. "
@@ -93,6 +96,7 @@ class Settings:
             or PAPER_TRADING_URL,
             "data_url": data_url or env.get("ALPACA_DATA_URL") or DATA_URL,
             "cache_path": cache_path or env.get("TRADING_KIT_CACHE") or default_cache_path(),
+            "journal_path": limits.pop("journal_path", None) or env.get("TRADING_KIT_JOURNAL"),
         }
         unknown = set(limits) - {f.name for f in dataclasses.fields(cls)}
         if unknown:

@@ -1,0 +1,183 @@
+"""Fixtures for the order tests: the local exchange on loopback, a counting (and, when
+asked, connection-dropping) proxy in front of it, and ``Orders`` bound to either."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pandas as pd
+import pytest
+
+from trading_kit.config import Settings
+from trading_kit.exchange import Exchange, ManualClock, SimulatedMarket, start_exchange
+from trading_kit.exchange.server import RunningExchange
+from trading_kit.http import HttpStack
+from trading_kit.orders import Orders
+
+#: A Tuesday, 10:00 New York time: the regular session is open.
+SESSION_TIME = pd.Timestamp("2024-03-05T15:00:00Z")
+#: The same Tuesday, 20:30 New York time: closed (after the post-market session).
+CLOSED_TIME = pd.Timestamp("2024-03-06T01:30:00Z")
+
+
+class Proxy:
+    """A loopback HTTP proxy to ``target`` that counts requests and injects faults.
+
+    ``faults`` maps ``(method, path)`` to a list of actions used up one request at a
+    time: ``"drop"`` forwards the request and then closes the connection without an
+    answer (the order exists; the client never hears so: the ambiguous failure
+    idempotent submission must survive), ``"lose"`` closes it without forwarding
+    (the request never arrived), ``"hide"`` answers 404 without forwarding, and an
+    int forwards and then answers with that status (a gateway's 504).
+    """
+
+    def __init__(
+        self, target: str, faults: dict[tuple[str, str], list[str | int]] | None = None
+    ) -> None:
+        self.target = urlsplit(target)
+        self.faults = {key: list(actions) for key, actions in (faults or {}).items()}
+        self.requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: object) -> None:  # keep test output quiet
+                pass
+
+            def _answer(self, status: int, reason: str, headers: list, content: bytes) -> None:
+                head = [f"HTTP/1.1 {status} {reason}"]
+                for key, value in headers:
+                    if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        head.append(f"{key}: {value}")
+                head.append(f"Content-Length: {len(content)}")
+                self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + content)
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                path = urlsplit(self.path).path
+                with proxy._lock:
+                    proxy.requests.append((self.command, path))
+                    actions = proxy.faults.get((self.command, path))
+                    action = actions.pop(0) if actions else None
+                if action == "lose":
+                    self.close_connection = True
+                    return
+                if action == "hide":
+                    body_404 = b'{"code":40410000,"message":"order not found"}'
+                    self._answer(404, "Not Found", [("Content-Type", "application/json")], body_404)
+                    return
+                upstream = http.client.HTTPConnection(
+                    proxy.target.hostname, proxy.target.port, timeout=10
+                )
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
+                }
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                reply = upstream.getresponse()
+                content = reply.read()
+                upstream.close()
+                if action == "drop":
+                    self.close_connection = True
+                    return
+                if isinstance(action, int):
+                    self._answer(action, "Gateway Timeout", [], b"upstream timed out")
+                    return
+                self._answer(reply.status, reply.reason, reply.getheaders(), content)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def count(self, method: str | None = None, path: str | None = None) -> int:
+        with self._lock:
+            return sum(
+                1
+                for m, p in self.requests
+                if (method is None or m == method) and (path is None or p == path)
+            )
+
+    def __enter__(self) -> Proxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def make_stack(url: str, tmp_path: Path) -> HttpStack:
+    return HttpStack(
+        Settings(
+            trading_url=url,
+            data_url=url,
+            cache_path=tmp_path / "http_cache.sqlite",
+            backoff_initial=0.01,
+            backoff_max=0.05,
+            read_timeout=5.0,
+            max_attempts=3,
+            requests_per_minute=100_000,  # the client's limiter is tested elsewhere
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def sim_market() -> SimulatedMarket:
+    return SimulatedMarket()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(SESSION_TIME)
+
+
+@pytest.fixture
+def exchange(sim_market: SimulatedMarket, clock: ManualClock) -> Iterator[Exchange]:
+    """An in-memory exchange at 10:00 ET on a session day, partial fills off."""
+    ex = Exchange(sim_market, clock, partial_fills=False)
+    yield ex
+    ex.close()
+
+
+@pytest.fixture
+def running(exchange: Exchange) -> Iterator[RunningExchange]:
+    with start_exchange(exchange) as handle:
+        yield handle
+
+
+@pytest.fixture
+def new_orders(tmp_path: Path) -> Iterator[Callable[..., Orders]]:
+    """``new_orders(url, **options)``: an ``Orders`` on ``url`` with a journal in tmp_path."""
+    stacks: list[HttpStack] = []
+
+    def make(url: str, **options: object) -> Orders:
+        stack = make_stack(url, tmp_path)
+        stacks.append(stack)
+        options.setdefault("journal_path", tmp_path / "order_journal.sqlite")
+        return Orders(stack=stack, **options)  # type: ignore[arg-type]
+
+    yield make
+    for stack in stacks:
+        stack.close()
+
+
+@pytest.fixture
+def orders(running: RunningExchange, new_orders: Callable[..., Orders]) -> Orders:
+    return new_orders(running.url)
+
+
+@pytest.fixture
+def proxy(running: RunningExchange) -> Iterator[Proxy]:
+    with Proxy(running.url) as p:
+        yield p

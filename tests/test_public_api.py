@@ -1,0 +1,49 @@
+"""The public surface a researcher holds in their head, kept deliberate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import trading_kit as tk
+
+
+def test_public_names() -> None:
+    assert tk.__all__ == [
+        "TIMEFRAMES",
+        "CacheWarning",
+        "ConfigError",
+        "Kit",
+        "MarketData",
+        "MarketDataError",
+        "OrderExecutionError",
+        "OrderSpec",
+        "OrderValidationError",
+        "Orders",
+        "RateLimitError",
+        "Settings",
+        "StaleDataWarning",
+        "TradingKitError",
+        "connect",
+    ]
+    assert all(hasattr(tk, name) for name in tk.__all__)
+
+
+def test_every_error_is_a_trading_kit_error() -> None:
+    for error in (
+        tk.ConfigError,
+        tk.MarketDataError,
+        tk.RateLimitError,
+        tk.OrderValidationError,
+        tk.OrderExecutionError,
+    ):
+        assert issubclass(error, tk.TradingKitError)
+
+
+def test_import_stays_light() -> None:
+    """Importing the package must not pull in the server or the widget stack."""
+    code = "import sys, trading_kit; print(sorted(m for m in ('plotly', 'ipywidgets', 'uvicorn') if m in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"

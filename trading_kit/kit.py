@@ -1,0 +1,73 @@
+"""``connect()``: one object holding a notebook's data, orders and widgets for one account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .connection import http_stack
+from .data import MarketData
+from .orders import Orders
+
+if TYPE_CHECKING:  # the widgets import plotly and ipywidgets: only when asked for
+    from .ui import Blotter, OrderTicket, PriceChart
+
+
+class Kit:
+    """Market data (``kit.data``), paper orders (``kit.orders``) and the notebook widgets.
+
+    Every part shares one HTTP stack, so one cache, one rate budget and one journal.
+    """
+
+    def __init__(self, data: MarketData, orders: Orders) -> None:
+        self.data = data
+        self.orders = orders
+
+    def __repr__(self) -> str:
+        settings = self.data._stack.settings
+        where = "local paper exchange" if settings.is_loopback else "Alpaca paper"
+        return f"<Kit: {where} at {settings.trading_url}>"
+
+    def chart(self, symbol: str, timeframe: str = "5Min", **options: Any) -> PriceChart:
+        """Candles and volume, with this account's open orders, fills and entry price."""
+        from .ui import PriceChart
+
+        return PriceChart(self.data, symbol, timeframe, orders=self.orders, **options)
+
+    def ticket(self, symbol: str = "AAPL", **options: Any) -> OrderTicket:
+        """An order ticket that validates as you type and submits paper orders."""
+        from .ui import OrderTicket
+
+        return OrderTicket(self.orders, self.data, symbol, **options)
+
+    def blotter(self, **options: Any) -> Blotter:
+        """Open orders and positions with cancel / close buttons, and the account summary."""
+        from .ui import Blotter
+
+        return Blotter(self.orders, **options)
+
+
+def connect(
+    api_key: str | None = None,
+    secret_key: str | None = None,
+    *,
+    trading_url: str | None = None,
+    data_url: str | None = None,
+    cache_path: str | Path | None = None,
+    **options: Any,
+) -> Kit:
+    """Connect to Alpaca paper with keys (arguments or environment), else to the local exchange.
+
+    ``options`` go to ``Orders`` (``checks=``, ``risk=``, ``journal_path=``) or to the
+    HTTP settings (``requests_per_minute=``, ``read_timeout=`` …).
+    """
+    order_options = {k: options.pop(k) for k in ("checks", "risk", "journal_path") if k in options}
+    stack = http_stack(
+        api_key,
+        secret_key,
+        trading_url=trading_url,
+        data_url=data_url,
+        cache_path=cache_path,
+        **options,
+    )
+    return Kit(MarketData(stack=stack), Orders(stack=stack, **order_options))

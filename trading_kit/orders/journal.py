@@ -1,0 +1,262 @@
+"""The order journal: every order this kit submitted, in SQLite, across kernel restarts.
+
+Why a journal when the broker keeps orders: the broker does not keep the *quote at
+the moment of the decision*, and that is what a researcher needs to measure their
+own execution (slippage = fill price against that quote). The journal also keeps
+the story of each order (submitted, replaced, canceled, filled) on local disk, so
+``history()`` answers offline and after the broker's list has paged past it.
+
+One file (``order_journal.sqlite`` next to the HTTP cache, WAL mode so a notebook
+and a script can share it), two tables: ``orders`` holds each order's latest JSON
+from the broker plus the quote at submission; ``events`` is append-only. A
+connection is opened per operation, so the journal is safe to use from any thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from . import frames
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    id TEXT PRIMARY KEY,
+    client_order_id TEXT NOT NULL,
+    venue TEXT NOT NULL,
+    parent_id TEXT,
+    status TEXT,
+    quote_bid REAL,
+    quote_ask REAL,
+    quote_time TEXT,
+    recorded_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_client_id ON orders (client_order_id);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    status TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_order ON events (order_id);
+"""
+#: Statuses worth an event of their own when first seen.
+EVENT_STATUSES = frozenset(
+    {"filled", "canceled", "expired", "replaced", "rejected", "partially_filled"}
+)
+HISTORY_EXTRA = (
+    "venue",
+    "parent_id",
+    "quote_bid",
+    "quote_ask",
+    "quote_time",
+    "arrival_price",
+    "slippage",
+    "slippage_bps",
+    "last_event",
+)
+
+
+@dataclass(frozen=True)
+class SubmissionQuote:
+    """The bid and ask a decision was made against."""
+
+    bid: float
+    ask: float
+    time: pd.Timestamp | None = None
+
+
+def _now() -> str:
+    return pd.Timestamp.now(tz="UTC").isoformat()
+
+
+class Journal:
+    """SQLite order journal at ``path`` for orders on ``venue`` (``local`` or a host name)."""
+
+    def __init__(self, path: str | Path, venue: str) -> None:
+        self.path = Path(path).expanduser()
+        self.venue = venue
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r}, venue={self.venue!r})"
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30.0)
+        # WAL + NORMAL: a commit survives the kernel dying, costs no fsync per order.
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with db:  # one transaction per operation
+                yield db
+        finally:
+            db.close()
+
+    # -- writing ----------------------------------------------------------------------
+    def submitted(
+        self,
+        order: Mapping[str, Any],
+        quote: SubmissionQuote | None,
+        event: str = "submitted",
+    ) -> None:
+        """Record a new order (and its legs) with the quote it was submitted against."""
+        now = _now()
+        with self._connect() as db:
+            for row, parent in _with_parents(order):
+                q = quote if parent is None else None  # exits are priced by their own legs
+                db.execute(
+                    "INSERT INTO orders (id, client_order_id, venue, parent_id, status, "
+                    "quote_bid, quote_ask, quote_time, recorded_at, updated_at, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
+                    "updated_at = excluded.updated_at, body = excluded.body",
+                    (
+                        row["id"],
+                        row["client_order_id"],
+                        self.venue,
+                        parent,
+                        row.get("status"),
+                        q.bid if q else None,
+                        q.ask if q else None,
+                        q.time.isoformat() if q and q.time is not None else None,
+                        now,
+                        now,
+                        _dumps(row),
+                    ),
+                )
+                db.execute(
+                    "INSERT INTO events (order_id, event, status, at) VALUES (?, ?, ?, ?)",
+                    (row["id"], event if parent is None else "leg", row.get("status"), now),
+                )
+            self._observe(db, [order], now)
+
+    def quote_of(self, order_id: str) -> SubmissionQuote | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT quote_bid, quote_ask, quote_time FROM orders WHERE id = ?", (order_id,)
+            ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return SubmissionQuote(row[0], row[1], pd.Timestamp(row[2]) if row[2] else None)
+
+    def observe(self, orders: Iterable[Mapping[str, Any]], event: str | None = None) -> None:
+        """Update journaled orders from the broker's view; new statuses become events.
+
+        Orders the journal never saw submitted are ignored: the journal is this kit's
+        own execution record, not a copy of the account.
+        """
+        with self._connect() as db:
+            self._observe(db, orders, _now(), event)
+
+    def _observe(
+        self,
+        db: sqlite3.Connection,
+        orders: Iterable[Mapping[str, Any]],
+        now: str,
+        event: str | None = None,
+    ) -> None:
+        for row in frames.flatten_orders(orders):
+            known = db.execute("SELECT status FROM orders WHERE id = ?", (row["id"],)).fetchone()
+            if known is None:
+                continue
+            status = row.get("status")
+            db.execute(
+                "UPDATE orders SET status = ?, updated_at = ?, body = ? WHERE id = ?",
+                (status, now, _dumps(row), row["id"]),
+            )
+            name = event or (status if status in EVENT_STATUSES else None)
+            if name and (event or known[0] != status):
+                db.execute(
+                    "INSERT INTO events (order_id, event, status, at) VALUES (?, ?, ?, ?)",
+                    (row["id"], name, status, now),
+                )
+
+    # -- reading ----------------------------------------------------------------------
+    def open_since(self) -> pd.Timestamp | None:
+        """Creation time of the oldest journaled order not yet in a final state."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT body FROM orders WHERE venue = ? AND status NOT IN "
+                f"({','.join('?' * len(frames.TERMINAL_STATUSES))})",
+                (self.venue, *sorted(frames.TERMINAL_STATUSES)),
+            ).fetchall()
+        stamps = [frames.timestamp(orjson.loads(r[0]).get("created_at")) for r in rows]
+        stamps = [s for s in stamps if s is not None]
+        return min(stamps) if stamps else None
+
+    def events(self) -> pd.DataFrame:
+        """Every recorded event, oldest first: ``order_id event status at``."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT order_id, event, status, at FROM events ORDER BY seq"
+            ).fetchall()
+        frame = pd.DataFrame(rows, columns=["order_id", "event", "status", "at"])
+        frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
+        return frame
+
+    def history(self, all_venues: bool = False) -> pd.DataFrame:
+        """Journaled orders (the orders-frame columns plus ``HISTORY_EXTRA``), oldest first."""
+        query = (
+            "SELECT o.body, o.venue, o.parent_id, o.quote_bid, o.quote_ask, o.quote_time, "
+            "(SELECT e.event FROM events e WHERE e.order_id = o.id ORDER BY e.seq DESC LIMIT 1) "
+            "FROM orders o"
+        )
+        params: tuple[Any, ...] = ()
+        if not all_venues:
+            query += " WHERE o.venue = ?"
+            params = (self.venue,)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY o.recorded_at, o.rowid", params).fetchall()
+        bodies = [orjson.loads(r[0]) for r in rows]
+        for body in bodies:
+            body.pop("legs", None)  # legs are rows of their own here
+        frame = frames.orders_frame(bodies)
+        frame["venue"] = frames.text([r[1] for r in rows])
+        frame["parent_id"] = frames.text([r[2] for r in rows])
+        frame["quote_bid"] = np.array([_float(r[3]) for r in rows], dtype="float64")
+        frame["quote_ask"] = np.array([_float(r[4]) for r in rows], dtype="float64")
+        frame["quote_time"] = pd.DatetimeIndex(
+            [frames.timestamp(r[5]) or pd.NaT for r in rows], dtype="datetime64[ns, UTC]"
+        )
+        frame["arrival_price"] = (frame["quote_bid"] + frame["quote_ask"]) / 2
+        sign = np.where(frame["side"].to_numpy() == "sell", -1.0, 1.0)
+        frame["slippage"] = sign * (frame["filled_avg_price"] - frame["arrival_price"])
+        frame["slippage_bps"] = frame["slippage"] / frame["arrival_price"] * 1e4
+        frame["last_event"] = frames.text([r[6] for r in rows])
+        legs = {}
+        for parent in frame["parent_id"].dropna().unique():
+            legs[parent] = list(frame.index[frame["parent_id"] == parent])
+        frame["legs"] = _objects([legs.get(i, []) for i in frame.index])
+        return frame
+
+
+def _with_parents(order: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str | None]]:
+    return [(order, None), *((leg, order["id"]) for leg in order.get("legs") or ())]
+
+
+def _dumps(row: Mapping[str, Any]) -> str:
+    return orjson.dumps({k: v for k, v in row.items() if k != "legs"} | {"legs": None}).decode()
+
+
+def _float(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
