@@ -355,6 +355,28 @@ def test_bracket_legs_are_held_then_take_profit_cancels_stop(
     assert "GOOGL" not in exchange.engine.positions
 
 
+def test_bracket_exits_hold_the_position_once_not_twice(exchange: Exchange) -> None:
+    """Take profit and stop loss cancel each other: together they hold 10 shares, not 20."""
+    _, ask = quote(exchange.market, "AAPL", SESSION_TIME)
+    submit(
+        exchange,
+        symbol="AAPL",
+        qty=10,
+        side="buy",
+        type="market",
+        order_class="bracket",
+        take_profit={"limit_price": round(float(ask) * 1.5, 2)},
+        stop_loss={"stop_price": round(float(ask) * 0.5, 2)},
+    )
+    exchange.advance("1min")
+    position = exchange.run(
+        lambda: exchange.engine.position_json(
+            exchange.engine.positions["AAPL"], exchange.engine.now()
+        )
+    )
+    assert (position["qty"], position["qty_available"]) == ("10", "0")
+
+
 def test_bracket_cancel_of_unfilled_entry_cancels_held_legs(exchange: Exchange) -> None:
     order = submit(
         exchange,

@@ -895,12 +895,17 @@ class Engine:
                 raise forbidden("potential wash trade detected. use complex orders")
 
     def _held_qty(self, symbol: str, side: str, exclude: str | None = None) -> Decimal:
-        total = Decimal(0)
+        """Shares that open orders on one side hold. The exits of a bracket or an OCO
+        cancel each other, so such a group holds its largest leg once, not every leg."""
+        held: dict[str, Decimal] = {}
         for oid in self._open:
             o = self.orders[oid]
-            if o.symbol == symbol and o.side == side and o.status != "held" and o.id != exclude:
-                total += o.leaves_qty if o.qty is not None else Decimal(0)
-        return total
+            if o.symbol != symbol or o.side != side or o.status == "held" or o.id == exclude:
+                continue
+            group = (o.parent_id or o.id) if o.order_class in ("bracket", "oco") else o.id
+            leaves = o.leaves_qty if o.qty is not None else Decimal(0)
+            held[group] = max(held.get(group, Decimal(0)), leaves)
+        return sum(held.values(), Decimal(0))
 
     def _check_funds(
         self, request: OrderRequest, asset: dict[str, Any], point: Path
