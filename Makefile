@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test quickstart lab bench lint clean
+.PHONY: setup setup-browser test test-browser quickstart lab bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -10,19 +10,30 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
+$(VENV)/.browser: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[dev,lab,browser]"
+	touch $@
+
 setup: $(VENV)/.installed
+
+setup-browser: $(VENV)/.browser  ## JupyterLab and Playwright (the browser itself: apt-get install -y chromium)
 
 test: setup  ## the whole test suite, offline, against servers on 127.0.0.1
 	$(PY) -m pytest
 
+test-browser: setup-browser  ## JupyterLab + headless Chromium: run the quickstart, submit from the ticket
+	$(PY) -m pytest -m browser tests/browser
+
 quickstart: setup  ## run notebooks/01_quickstart.ipynb against the local exchange, write HTML
 	mkdir -p build
-	$(PY) -m jupyter nbconvert --to html --execute notebooks/01_quickstart.ipynb --output-dir build
+	$(PY) -m jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=120 \
+		notebooks/01_quickstart.ipynb --output-dir build
 	@echo "Executed quickstart: $(CURDIR)/build/01_quickstart.html"
 
-lab: setup  ## JupyterLab on the notebooks
+lab: setup  ## JupyterLab on the notebooks, 127.0.0.1 only
 	$(PY) -m pip install --quiet -e ".[lab]"
-	$(PY) -m jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+	$(PY) -m jupyter lab --ip 127.0.0.1 --ServerApp.root_dir=notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: setup  ## benchmarks against alpaca-py's own path, same run
 	$(PY) bench/bench_market_data.py

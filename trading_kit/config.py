@@ -23,6 +23,8 @@ DATA_URL = "https://data.alpaca.markets"
 LIVE_TRADING_HOSTS = frozenset({"api.alpaca.markets"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 LOCAL_PLACEHOLDER_KEY = "local"
+ALPACA_REQUESTS_PER_MINUTE = 200
+LOOPBACK_REQUESTS_PER_MINUTE = 60_000
 
 
 def default_cache_path() -> Path:
@@ -38,7 +40,7 @@ class Settings:
     trading_url: str = PAPER_TRADING_URL
     data_url: str = DATA_URL
     cache_path: Path = field(default_factory=default_cache_path)
-    requests_per_minute: int = 200
+    requests_per_minute: int | None = None  # None: 200 for Alpaca, 60,000 on loopback
     rate_window_seconds: float = 60.0
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
@@ -68,6 +70,11 @@ class Settings:
                 "No Alpaca API keys: set ALPACA_API_KEY and ALPACA_SECRET_KEY, pass "
                 "api_key=/secret_key=, or leave the URLs unset to use the local exchange."
             )
+        if self.requests_per_minute is None:
+            # Alpaca allows 200 a minute. The local exchange has no such limit, and a
+            # minute-by-minute replay loop against it must not stall for a minute.
+            limit = LOOPBACK_REQUESTS_PER_MINUTE if self.is_loopback else ALPACA_REQUESTS_PER_MINUTE
+            object.__setattr__(self, "requests_per_minute", limit)
         for name in ("requests_per_minute", "max_attempts"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")

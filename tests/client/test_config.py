@@ -117,3 +117,10 @@ def test_no_log_line_shows_a_secret(tmp_path: Path, caplog: pytest.LogCaptureFix
     assert caplog.records  # the loggers did speak
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert SECRET not in text and KEY_ID not in text
+
+
+def test_rate_budget_is_alpacas_unless_the_server_is_local() -> None:
+    assert Settings.from_env("id", "secret").requests_per_minute == 200
+    local = Settings.from_env(trading_url="http://127.0.0.1:1", data_url="http://127.0.0.1:1")
+    assert local.requests_per_minute == 60_000  # a replay loop must not stall for a minute
+    assert Settings.from_env("id", "secret", requests_per_minute=50).requests_per_minute == 50

@@ -68,6 +68,38 @@ def test_candles_and_volume_panel(md) -> None:
     ]
 
 
+def test_the_browser_gets_dates_on_the_x_axis(md) -> None:
+    """What the FigureWidget syncs to plotly.js: dates, never nanosecond integers (which
+    turn the axis numeric and leave it without candles)."""
+    chart = PriceChart(md, "AAPL", "5Min", start=BARS_START, end=SESSION_TIME)
+    state = chart.figure.get_state()
+    x_range = state["_widget_layout"]["xaxis"]["range"]
+    candle_x = state["_widget_data"][0]["x"]
+    for value in [*x_range, candle_x[0], candle_x[-1]]:
+        assert not isinstance(value, (int, np.integer)), value
+        assert pd.Timestamp(value).year == 2024
+
+
+def test_weekend_bars_of_an_always_open_market_are_not_hidden() -> None:
+    stamps = pd.date_range("2024-03-01 14:30", "2024-03-04 21:00", freq="1h", tz="UTC")
+    bars = pd.DataFrame(
+        {
+            "open": 1.0,
+            "high": 1.0,
+            "low": 1.0,
+            "close": 1.0,
+            "volume": 1,
+            "trade_count": 1,
+            "vwap": 1.0,
+        },
+        index=pd.MultiIndex.from_product([["AAPL"], stamps], names=["symbol", "timestamp"]),
+    )
+    breaks = PriceChart(
+        None, "AAPL", "1Hour", bars=bars, interactive=False
+    ).figure.layout.xaxis.rangebreaks
+    assert {"bounds": ["sat", "mon"]} not in [rb.to_plotly_json() for rb in breaks]
+
+
 def test_without_start_or_end_the_window_ends_at_the_exchange_clock(md) -> None:
     chart = PriceChart(md, "AAPL", "5Min", interactive=False)
     last = pd.Timestamp(chart.candles.frame.index[-1])

@@ -382,7 +382,9 @@ def _local_times(index: pd.Index) -> np.ndarray:
     stamps = pd.DatetimeIndex(index)
     if stamps.tz is None:
         stamps = stamps.tz_localize("UTC")
-    return stamps.tz_convert(TIMEZONE).tz_localize(None).to_numpy()
+    # Microseconds: a FigureWidget sends datetime64[ns] to the browser as bare integers,
+    # and plotly.js then draws a numeric axis with no candles on it.
+    return stamps.tz_convert(TIMEZONE).tz_localize(None).to_numpy().astype("datetime64[us]")
 
 
 def _rangebreaks(index: pd.Index) -> list[dict[str, Any]]:
@@ -390,10 +392,12 @@ def _rangebreaks(index: pd.Index) -> list[dict[str, Any]]:
     if len(index) < 2:
         return []
     local = pd.DatetimeIndex(_local_times(index))
-    breaks: list[dict[str, Any]] = [{"bounds": ["sat", "mon"]}]
     days = local.normalize().unique()
-    weekdays = pd.bdate_range(days[0], days[-1])
-    missing = weekdays.difference(days)
+    missing = pd.date_range(days[0], days[-1], freq="D").difference(days)
+    breaks: list[dict[str, Any]] = []
+    if not (days.dayofweek >= 5).any():  # no weekend trading (an always-open market has it)
+        breaks.append({"bounds": ["sat", "mon"]})
+        missing = missing[missing.dayofweek < 5]
     if len(missing):
         breaks.append({"values": [d.strftime("%Y-%m-%d") for d in missing]})
     step = np.diff(local[: min(len(local), 2_000)].asi8)

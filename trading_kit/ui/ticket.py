@@ -137,7 +137,7 @@ class OrderTicket(widgets.VBox):
         )
         self.size_kind = widgets.ToggleButtons(
             options=[("Shares", "qty"), ("Dollars", "notional")],
-            style={"button_width": "60px"},
+            style={"button_width": "76px"},  # "Dollars" whole in JupyterLab's font
             layout=widgets.Layout(width="auto"),
         )
         self.size = _text("Qty", "shares")
