@@ -395,9 +395,9 @@ def _rangebreaks(index: pd.Index) -> list[dict[str, Any]]:
     days = local.normalize().unique()
     missing = pd.date_range(days[0], days[-1], freq="D").difference(days)
     breaks: list[dict[str, Any]] = []
-    if not (days.dayofweek >= 5).any():  # no weekend trading (an always-open market has it)
+    if not (days.day_of_week >= 5).any():  # no weekend trading (an always-open market has it)
         breaks.append({"bounds": ["sat", "mon"]})
-        missing = missing[missing.dayofweek < 5]
+        missing = missing[missing.day_of_week < 5]
     if len(missing):
         breaks.append({"values": [d.strftime("%Y-%m-%d") for d in missing]})
     step = np.diff(local[: min(len(local), 2_000)].asi8)
