@@ -1,4 +1,4 @@
-"""Shared fixtures for the exchange tests (append new fixtures; do not clobber others')."""
+"""Helpers for the exchange tests; the exchange fixtures themselves are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -8,45 +8,10 @@ import threading
 import time
 from collections.abc import Iterator
 
-import pandas as pd
-import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from trading_kit.exchange.clock import ManualClock
-from trading_kit.exchange.core import Exchange
-from trading_kit.exchange.market import SimulatedMarket
-from trading_kit.exchange.server import RunningExchange, start_exchange
-
-#: A Tuesday, 10:00 New York time: the regular session is open.
-SESSION_TIME = pd.Timestamp("2024-03-05T15:00:00Z")
 HEADERS = {"APCA-API-KEY-ID": "test-key", "APCA-API-SECRET-KEY": "test-secret"}
-
-
-@pytest.fixture(scope="session")
-def sim_market() -> SimulatedMarket:
-    """One simulated market for the session (deterministic, so sharing it is safe)."""
-    return SimulatedMarket()
-
-
-@pytest.fixture
-def manual_clock() -> ManualClock:
-    return ManualClock(SESSION_TIME)
-
-
-@pytest.fixture
-def exchange(sim_market: SimulatedMarket, manual_clock: ManualClock) -> Iterator[Exchange]:
-    """An in-memory exchange at 10:00 ET on a session day, partial fills off."""
-    ex = Exchange(sim_market, manual_clock, partial_fills=False)
-    yield ex
-    ex.close()
-
-
-@pytest.fixture
-def running_exchange(exchange: Exchange) -> Iterator[RunningExchange]:
-    """``exchange`` served on 127.0.0.1 at a free port."""
-    with start_exchange(exchange) as running:
-        yield running
 
 
 @contextlib.contextmanager

@@ -13,12 +13,11 @@ from typing import Any
 
 import pandas as pd
 
+from tests.conftest import SESSION_TIME
 from trading_kit.exchange.clock import ManualClock
 from trading_kit.exchange.core import Exchange
 from trading_kit.exchange.engine import PARTIAL_FILL_PROBABILITY
 from trading_kit.exchange.market import SimulatedMarket
-
-from .conftest import SESSION_TIME
 
 CLOSE = pd.Timestamp("2024-03-05T21:00:00Z")  # 16:00 ET
 NEXT_OPEN = pd.Timestamp("2024-03-06T14:30:00Z")

@@ -9,12 +9,11 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import SESSION_TIME
 from trading_kit.exchange.clock import ManualClock
 from trading_kit.exchange.core import Exchange
 from trading_kit.exchange.market import SimulatedMarket
 from trading_kit.exchange.wire import AlpacaError
-
-from .conftest import SESSION_TIME
 
 MARKET = SimulatedMarket()
 SYMBOLS = ("AAPL", "MSFT", "SPY")

@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SESSION_TIME
 from trading_kit.exchange.core import Exchange
 from trading_kit.exchange.market import SimulatedMarket
 from trading_kit.exchange.wire import AlpacaError
-
-from .conftest import SESSION_TIME
 
 BASE = {"symbol": "AAPL", "qty": 1, "side": "buy", "type": "market", "time_in_force": "day"}
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import SESSION_TIME
+from tests.exchange.conftest import HEADERS
 from trading_kit.__main__ import main
 from trading_kit.exchange.core import Exchange
 from trading_kit.exchange.server import check_loopback, start_exchange
-
-from .conftest import HEADERS, SESSION_TIME
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])

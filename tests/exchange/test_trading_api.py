@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.conftest import SESSION_TIME
+from tests.exchange.conftest import HEADERS
 from trading_kit.exchange.core import Exchange
 from trading_kit.exchange.server import RunningExchange, start_exchange
-
-from .conftest import HEADERS, SESSION_TIME
 
 
 @pytest.fixture

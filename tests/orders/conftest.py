@@ -14,13 +14,11 @@ import pandas as pd
 import pytest
 
 from trading_kit.config import Settings
-from trading_kit.exchange import Exchange, ManualClock, SimulatedMarket, start_exchange
+from trading_kit.exchange import ManualClock
 from trading_kit.exchange.server import RunningExchange
 from trading_kit.http import HttpStack
 from trading_kit.orders import Orders
 
-#: A Tuesday, 10:00 New York time: the regular session is open.
-SESSION_TIME = pd.Timestamp("2024-03-05T15:00:00Z")
 #: The same Tuesday, 20:30 New York time: closed (after the post-market session).
 CLOSED_TIME = pd.Timestamp("2024-03-06T01:30:00Z")
 
@@ -132,28 +130,14 @@ def make_stack(url: str, tmp_path: Path) -> HttpStack:
     )
 
 
-@pytest.fixture(scope="session")
-def sim_market() -> SimulatedMarket:
-    return SimulatedMarket()
+@pytest.fixture
+def clock(manual_clock: ManualClock) -> ManualClock:
+    return manual_clock
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(SESSION_TIME)
-
-
-@pytest.fixture
-def exchange(sim_market: SimulatedMarket, clock: ManualClock) -> Iterator[Exchange]:
-    """An in-memory exchange at 10:00 ET on a session day, partial fills off."""
-    ex = Exchange(sim_market, clock, partial_fills=False)
-    yield ex
-    ex.close()
-
-
-@pytest.fixture
-def running(exchange: Exchange) -> Iterator[RunningExchange]:
-    with start_exchange(exchange) as handle:
-        yield handle
+def running(running_exchange: RunningExchange) -> RunningExchange:
+    return running_exchange
 
 
 @pytest.fixture

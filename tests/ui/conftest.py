@@ -7,7 +7,6 @@ fills off, so every order's fate is decided by the test advancing the clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from html import unescape
 from pathlib import Path
@@ -16,21 +15,16 @@ import pandas as pd
 import pytest
 
 from trading_kit import MarketData
-from trading_kit.exchange import Exchange, ManualClock, SimulatedMarket, start_exchange
 from trading_kit.exchange.server import RunningExchange
 from trading_kit.orders import Orders
 
-SESSION_TIME = pd.Timestamp("2024-03-05T15:00:00Z")
 #: A window of bars ending at the exchange's clock (explicit: the clock is not today).
 BARS_START = pd.Timestamp("2024-03-04T14:30:00Z")
 
 
 @pytest.fixture
-def running() -> Iterator[RunningExchange]:
-    exchange = Exchange(SimulatedMarket(), ManualClock(SESSION_TIME), partial_fills=False)
-    with start_exchange(exchange) as server:
-        yield server
-    exchange.close()
+def running(running_exchange: RunningExchange) -> RunningExchange:
+    return running_exchange
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from tests.ui.conftest import BARS_START, SESSION_TIME, cents, server_order
+from tests.conftest import SESSION_TIME
+from tests.ui.conftest import BARS_START, cents, server_order
 from trading_kit.ui import OrderTicket, PriceChart
 
 

@@ -34,6 +34,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -866,22 +867,20 @@ class ReplayMarket:
 
     def quote_at(self, symbol: str, t: TimeLike) -> dict | None:
         """The quote around the last close known at ``t``; None before the first bar ends."""
-        i = self._latest(symbol, t)
-        if i is None:
-            return None
-        known = int(self._series(symbol)["ns"][i]) + self._step
-        q = self.quotes(symbol, known, known + 1)
-        venue, tape = VENUES[self.asset(symbol)["exchange"]]
-        return _quote(q.index[0], q.iloc[0], venue, tape)
+        return self._at(symbol, t, self.quotes, _quote)
 
     def trade_at(self, symbol: str, t: TimeLike) -> dict | None:
+        """The last close known at ``t`` as a trade; None before the first bar ends."""
+        return self._at(symbol, t, self.trades, _trade)
+
+    def _at(self, symbol: str, t: TimeLike, rows: Callable, record: Callable) -> dict | None:
         i = self._latest(symbol, t)
         if i is None:
             return None
         known = int(self._series(symbol)["ns"][i]) + self._step
-        tr = self.trades(symbol, known, known + 1)
+        frame = rows(symbol, known, known + 1)
         venue, tape = VENUES[self.asset(symbol)["exchange"]]
-        return _trade(tr.index[0], tr.iloc[0], venue, tape)
+        return record(frame.index[0], frame.iloc[0], venue, tape)
 
     def bars(
         self,
