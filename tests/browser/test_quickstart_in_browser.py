@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -220,7 +221,10 @@ def test_quickstart_ticket_submits_an_order(exchange: str, lab: str) -> None:
         finally:
             browser.close()
 
-    placed = [o for o in _orders(exchange) if o["limit_price"] == limit_price]
+    # Compared as numbers: the exchange writes 204.9 for the 204.90 typed into the ticket.
+    placed = [
+        o for o in _orders(exchange) if Decimal(o["limit_price"] or 0) == Decimal(limit_price)
+    ]
     assert len(placed) == 1, f"expected one order at {limit_price}, the exchange has {placed}"
     order = placed[0]
     assert (order["symbol"], order["side"], order["type"], order["qty"]) == (
