@@ -25,12 +25,14 @@ class ConfigError(TradingKitError):
 class MarketDataError(TradingKitError):
     """A market-data request was invalid, or the server refused or failed it.
 
-    ``status`` is the HTTP status when a server answered, else ``None``.
+    ``status`` is the HTTP status when a server answered, else ``None``; ``code`` is
+    Alpaca's error code when its body had one.
     """
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
 
 
 class RateLimitError(MarketDataError):

@@ -51,11 +51,12 @@ from tenacity import (
 
 from . import cache_policy
 from .config import Settings
-from .errors import CacheWarning, MarketDataError, RateLimitError, TradingKitError
+from .errors import CacheWarning, MarketDataError, OrderExecutionError, RateLimitError
 from .rate_limit import RateLimiter, RateLimitStatus
 
 log = logging.getLogger("trading_kit")
 T = TypeVar("T")
+ServerError = MarketDataError | OrderExecutionError  # the errors a request can end in
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
@@ -346,7 +347,7 @@ class HttpStack:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         use_cache: bool = True,
-        error: type[TradingKitError] = MarketDataError,
+        error: type[ServerError] = MarketDataError,
     ) -> requests.Response:
         """Send through the stack; failures become ``error`` (or ``RateLimitError`` on 429)."""
         path = requests.utils.urlparse(url).path
@@ -419,8 +420,8 @@ def server_message(response: requests.Response) -> tuple[int | None, str]:
 
 
 def _http_error(
-    method: str, path: str, response: requests.Response, error: type[TradingKitError]
-) -> TradingKitError:
+    method: str, path: str, response: requests.Response, error: type[ServerError]
+) -> ServerError:
     code, message = server_message(response)
     attempts = getattr(response, "attempts", 1)
     tried = f" after {attempts} attempts" if attempts > 1 else ""
@@ -429,13 +430,9 @@ def _http_error(
             f"{method} {path} was rate limited (HTTP 429){tried}: {message}. "
             "Wait a minute, or lower requests_per_minute.",
             status=429,
+            code=code,
         )
     text = f"{method} {path} failed with HTTP {response.status_code}{tried}: {message}"
     if response.status_code == 401:
         text += ". Check ALPACA_API_KEY and ALPACA_SECRET_KEY."
-    if issubclass(error, MarketDataError):
-        return error(text, status=response.status_code)  # type: ignore[call-arg]
-    try:
-        return error(text, status=response.status_code, code=code)  # type: ignore[call-arg]
-    except TypeError:
-        return error(text)
+    return error(text, status=response.status_code, code=code)
