@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,11 +18,11 @@ from ..connection import http_stack
 from ..errors import MarketDataError, StaleDataWarning
 from ..http import HttpStack
 from ..rate_limit import RateLimitStatus
+from ..symbols import TICKER_HINT, ticker
 from . import frames
 from .timeframes import default_lookback, parse_timeframe, span_for
 
 PAGE_LIMIT = 10_000  # Alpaca's largest page
-_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,11}$")
 TimeLike = str | dt.date | dt.datetime | pd.Timestamp
 
 
@@ -334,12 +333,9 @@ def _symbols(symbols: str | Iterable[str]) -> list[str]:
     items = symbols.split(",") if isinstance(symbols, str) else list(symbols)
     names: list[str] = []
     for item in items:
-        name = str(item).strip().upper() if isinstance(item, str) else None
-        if not name or not _SYMBOL.match(name):
-            raise MarketDataError(
-                f"Invalid symbol {item!r}: use a ticker such as 'AAPL' or 'BRK.B' "
-                "(letters, digits, '.' or '-', at most 12 characters)."
-            )
+        name = ticker(item)
+        if name is None:
+            raise MarketDataError(f"Invalid symbol {item!r}: {TICKER_HINT}.")
         if name not in names:
             names.append(name)
     if not names:

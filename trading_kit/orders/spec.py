@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ import numpy as np
 from alpaca.trading.enums import OrderSide, OrderType, TimeInForce
 
 from ..errors import OrderValidationError
+from ..symbols import TICKER_HINT, ticker
 
 # Accepted values, in the order Alpaca documents them (alpaca-py's enums are the source).
 SIDES: tuple[str, ...] = tuple(m.value for m in OrderSide)
@@ -63,7 +63,6 @@ CENT = Decimal("0.01")
 # Beyond this no quantity, price or notional is an order, and Decimal's 28 digits of
 # precision could no longer hold it to the tick.
 MAX_NUMBER = Decimal(10) ** 12
-_SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,11}$")
 # Names users (and Alpaca's JSON) reach for, mapped onto ours.
 ALIASES = {"order_type": "type", "tif": "time_in_force"}
 
@@ -293,13 +292,9 @@ class OrderSpec:
 
 
 def _symbol(value: Any) -> str:
-    name = value.strip().upper() if isinstance(value, str) else None
-    if not name or not _SYMBOL.match(name):
-        raise _reject(
-            f"symbol={value!r} is not a ticker; use e.g. 'AAPL' or 'BRK.B' "
-            "(letters, digits, '.' or '-', at most 12 characters).",
-            "symbol",
-        )
+    name = ticker(value)
+    if name is None:
+        raise _reject(f"symbol={value!r} is not a ticker; {TICKER_HINT}.", "symbol")
     return name
 
 
