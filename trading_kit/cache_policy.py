@@ -25,7 +25,7 @@ from enum import Enum
 import pandas as pd
 from requests_cache import DO_NOT_CACHE, NEVER_EXPIRE
 
-MARKET_TZ = "America/New_York"
+from .rules import NEW_YORK, to_utc
 
 
 class DataKind(str, Enum):
@@ -71,7 +71,7 @@ def classify(path: str) -> DataKind:
 
 def session_start(now: dt.datetime) -> pd.Timestamp:
     """Midnight in New York of ``now``'s trading day: data ending before it is history."""
-    return pd.Timestamp(now).tz_convert(MARKET_TZ).normalize().tz_convert("UTC")
+    return pd.Timestamp(now).tz_convert(NEW_YORK).normalize().tz_convert("UTC")
 
 
 def expire_after(
@@ -100,9 +100,7 @@ def _ended_before_today(end: object, now: dt.datetime) -> bool:
     if end is None or end == "":
         return False
     try:
-        end_ts = pd.Timestamp(str(end))
+        end_ts = to_utc(str(end))
     except ValueError:
         return False
-    if end_ts.tzinfo is None:
-        end_ts = end_ts.tz_localize("UTC")
     return end_ts < session_start(now)

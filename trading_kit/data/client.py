@@ -18,7 +18,7 @@ from ..connection import http_stack
 from ..errors import MarketDataError, StaleDataWarning
 from ..http import HttpStack
 from ..rate_limit import RateLimitStatus
-from ..symbols import TICKER_HINT, ticker
+from ..rules import TICKER_HINT, rfc3339, ticker, to_utc
 from . import frames
 from .timeframes import default_lookback, parse_timeframe, span_for
 
@@ -115,8 +115,8 @@ class MarketData:
             )
         params = {
             "timeframe": frame,
-            "start": _rfc3339(start_ts),
-            "end": _rfc3339(end_ts),
+            "start": rfc3339(start_ts),
+            "end": rfc3339(end_ts),
             "adjustment": _choice(adjustment, Adjustment, "adjustment"),
             "feed": _choice(feed, DataFeed, "feed") if feed else self.feed,
             "sort": "desc" if latest_first else None,
@@ -198,8 +198,8 @@ class MarketData:
                 f"start {start_ts.isoformat()} is after end {end_ts.isoformat()}; swap them."
             )
         return {
-            "start": _rfc3339(start_ts),
-            "end": _rfc3339(end_ts),
+            "start": rfc3339(start_ts),
+            "end": rfc3339(end_ts),
             "feed": _choice(feed, DataFeed, "feed") if feed else self.feed,
         }
 
@@ -316,8 +316,7 @@ def _with_provenance(frame: pd.DataFrame, responses: Sequence[requests.Response]
 
 
 def _created_at(response: requests.Response) -> pd.Timestamp:
-    stamp = pd.Timestamp(response.created_at)  # type: ignore[attr-defined]
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return to_utc(response.created_at)  # type: ignore[attr-defined]
 
 
 def _age(age: pd.Timedelta) -> str:
@@ -371,11 +370,7 @@ def _timestamp(value: TimeLike | None, name: str) -> pd.Timestamp | None:
             f"{name}={value!r} is not a date or time; use e.g. '2024-01-02', "
             "'2024-01-02T14:30:00Z', a datetime or a pandas Timestamp."
         )
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-
-def _rfc3339(stamp: pd.Timestamp | None) -> str | None:
-    return None if stamp is None else stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return to_utc(stamp)
 
 
 def _choice(value: Any, enum: Any, name: str) -> str:

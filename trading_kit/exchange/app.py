@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..rules import rfc3339
 from .core import Exchange
 from .order_request import bad_request
 from .trading_api import json, read_json, trading_routes
@@ -34,7 +35,6 @@ from .wire import (
     CODE_RATE_LIMITED,
     CODE_UNAUTHORIZED,
     AlpacaError,
-    rfc3339,
 )
 
 log = logging.getLogger(__name__)

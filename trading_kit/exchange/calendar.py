@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-NEW_YORK = "America/New_York"
+from ..rules import NEW_YORK, to_utc
+
 MINUTE_NS = 60_000_000_000
 DAY_NS = 86_400 * 1_000_000_000
 _CALENDAR_FIRST = "1990-01-01"
@@ -29,12 +30,6 @@ _CALENDAR_LAST = "2100-12-31"
 _T_PLUS_ONE_FROM = np.datetime64("2024-05-28", "D")
 
 TimeLike = pd.Timestamp | dt.datetime | str
-
-
-def to_utc(t: TimeLike | dt.date) -> pd.Timestamp:
-    """Any timestamp-like value as a tz-aware UTC Timestamp (naive values are taken as UTC)."""
-    ts = pd.Timestamp(t)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def to_ns(t: TimeLike) -> int:

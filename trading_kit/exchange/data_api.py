@@ -35,9 +35,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from trading_kit.exchange import wire
-from trading_kit.exchange.calendar import DAY_NS, NEW_YORK
+from trading_kit.exchange.calendar import DAY_NS
 from trading_kit.exchange.clock import Clock
 from trading_kit.exchange.market import VENUES, Market, Timeframe, parse_timeframe
+from trading_kit.rules import NEW_YORK, rfc3339, to_utc
 
 try:  # orjson is several times faster on 10,000-item pages; json is the fallback
     import orjson
@@ -87,10 +88,9 @@ def _parse_time(name: str, text: str, is_end: bool) -> int:
     if not _TIME_RE.match(text):
         raise _bad(f"invalid {name}: {text!r} (use RFC 3339 or YYYY-MM-DD)")
     try:
-        ts = pd.Timestamp(text)
+        ts = to_utc(text)
     except ValueError:
         raise _bad(f"invalid {name}: {text!r}") from None
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return int(ts.value)
 
 
@@ -301,8 +301,8 @@ def _trade_rows(frame: pd.DataFrame, venue: str, tape: str) -> list[dict]:
     ]
 
 
-def _rfc3339(t: pd.Timestamp) -> str:
-    return wire.rfc3339(pd.Timestamp(t).to_pydatetime())
+def _rfc3339(t: pd.Timestamp) -> str | None:
+    return rfc3339(pd.Timestamp(t))
 
 
 def _latest_quote_json(quote: dict) -> dict:

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..rules import NEW_YORK, rfc3339, to_tick
+from ..rules import to_utc as utc
 from .order_request import (
     OrderRequest,
     ReplaceRequest,
@@ -40,7 +42,7 @@ from .order_request import (
     unprocessable,
 )
 from .orders import CLOSED_STATUSES, Order, Position, asset_id, to_decimal
-from .wire import CODE_FORBIDDEN, CODE_NOT_FOUND, AlpacaError, decimal_str, rfc3339
+from .wire import CODE_FORBIDDEN, CODE_NOT_FOUND, AlpacaError, decimal_str
 
 ACTIVE_STATUSES = frozenset({"accepted", "new", "partially_filled"})
 ONE_SHOT_TIFS = frozenset({"ioc", "fok", "opg", "cls"})
@@ -54,11 +56,6 @@ _NEVER = np.iinfo(np.int64).max
 TICK_PREFETCH = pd.Timedelta(days=1)
 
 
-def utc(t: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(t)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def _ns(t: dt.datetime) -> int:
     if isinstance(t, pd.Timestamp) and t.tzinfo is not None:
         return int(t.value)  # always UTC nanoseconds, whatever the unit
@@ -67,11 +64,6 @@ def _ns(t: dt.datetime) -> int:
 
 def _from_ns(ns: int) -> pd.Timestamp:
     return pd.Timestamp(ns, unit="ns", tz="UTC")
-
-
-def round_price(value: Decimal) -> Decimal:
-    """Cents at or above $1, four places below (Alpaca's tick sizes)."""
-    return value.quantize(_CENT if abs(value) >= 1 else Decimal("0.0001"))
 
 
 def _q(value: Decimal, places: int = 4) -> Decimal:
@@ -577,7 +569,7 @@ class Engine:
         else:
             pct = (order.trail_percent or Decimal(0)) / 100
             stop = hwm * (1 + pct) if order.side == "buy" else hwm * (1 - pct)
-        order.stop_price = round_price(stop)
+        order.stop_price = to_tick(stop)
 
     def _apply(self, order: Order, event: Event, path: Path) -> list[Order]:
         """Carry out one event; return the orders whose next event must be recomputed."""
@@ -1295,7 +1287,7 @@ class Engine:
             "sma": money(max(self.cash, Decimal(0))),
             "options_approved_level": 0,
             "options_trading_level": 0,
-            "balance_asof": now.tz_convert("America/New_York").date().isoformat(),
+            "balance_asof": now.tz_convert(NEW_YORK).date().isoformat(),
         }
 
     def activities_json(

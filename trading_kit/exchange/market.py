@@ -52,6 +52,7 @@ from trading_kit.exchange.calendar import (
     to_ns,
     to_utc,
 )
+from trading_kit.rules import tick_sizes, to_ticks
 
 BAR_COLUMNS = ["open", "high", "low", "close", "volume", "trade_count", "vwap"]
 TICK_COLUMNS = ["price", "bid_price", "ask_price", "bid_size", "ask_size"]
@@ -170,16 +171,6 @@ def parse_timeframe(text: str) -> Timeframe:
 # ---------------------------------------------------------------------------------------
 # Shared helpers
 # ---------------------------------------------------------------------------------------
-
-
-def round_price(p: np.ndarray) -> np.ndarray:
-    """Cents at or above $1, 1/100 of a cent below (Alpaca's pricing increments)."""
-    p = np.asarray(p, dtype=np.float64)
-    return np.where(p >= 1.0, np.round(p, 2), np.round(p, 4))
-
-
-def tick_size(p: np.ndarray) -> np.ndarray:
-    return np.where(np.asarray(p) >= 1.0, 0.01, 0.0001)
 
 
 def empty_frame(columns: list[str]) -> pd.DataFrame:
@@ -572,7 +563,7 @@ class SimulatedMarket:
             state["down"] = -np.log(_uniform(seeds, j, 2))
         if "quote" in parts:
             bps = np.where(regular, 0.5e-4, 2.0e-4) * (1.0 + _uniform(seeds, j, 4))
-            state["spread"] = np.maximum(np.round(p0 * bps / tick_size(p0)), 2.0)
+            state["spread"] = np.maximum(np.round(p0 * bps / tick_sizes(p0)), 2.0)
             state["bid_size"] = (1.0 + np.floor(_uniform(seeds, j, 5) * 8.0)) * 100.0
             state["ask_size"] = (1.0 + np.floor(_uniform(seeds, j, 6) * 8.0)) * 100.0
         return state
@@ -590,7 +581,7 @@ class SimulatedMarket:
         if len(ns) == 0:
             return empty_frame(TICK_COLUMNS)
         g = self._minutes_state(symbol, ns, ("quote",))
-        price = round_price(g["p0"])
+        price = to_ticks(g["p0"])
         bid, ask = _quote_sides(price, g["spread"])
         return _frame(
             ns,
@@ -615,9 +606,9 @@ class SimulatedMarket:
         if len(ns) == 0:
             return ns, {c: np.empty(0) for c in BAR_COLUMNS}
         g = self._minutes_state(symbol, ns, ("volume", "range"))
-        o, c = round_price(g["p0"]), round_price(g["p1"])
-        high = round_price(np.maximum(o, c) + g["up"] * g["excursion"])
-        low = round_price(np.minimum(o, c) - g["down"] * g["excursion"])
+        o, c = to_ticks(g["p0"]), to_ticks(g["p1"])
+        high = to_ticks(np.maximum(o, c) + g["up"] * g["excursion"])
+        low = to_ticks(np.minimum(o, c) - g["down"] * g["excursion"])
         columns = {
             "open": o,
             "high": high,
@@ -692,7 +683,7 @@ class SimulatedMarket:
             return None
         ns, k, minutes = ns[keep], k[keep], minutes[keep]
         g = self._minutes_state(symbol, minutes, parts)
-        price = round_price(g["p0"] + (k / per_minute) * (g["p1"] - g["p0"]))
+        price = to_ticks(g["p0"] + (k / per_minute) * (g["p1"] - g["p0"]))
         return ns, k, price, g
 
     def quotes(self, symbol: str, start: TimeLike, end: TimeLike) -> pd.DataFrame:
@@ -727,10 +718,10 @@ class SimulatedMarket:
 
 def _quote_sides(price: np.ndarray, spread_ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bid and ask around the last price: strictly below and above it, on the tick grid."""
-    tick = tick_size(price)
+    tick = tick_sizes(price)
     below = np.maximum(np.floor(spread_ticks / 2), 1)
     above = np.maximum(spread_ticks - below, 1)
-    return round_price(price - below * tick), round_price(price + above * tick)
+    return to_ticks(price - below * tick), to_ticks(price + above * tick)
 
 
 def _quote(t: pd.Timestamp, row: pd.Series, venue: str, tape: str) -> dict:
@@ -977,6 +968,5 @@ __all__ = [
     "Timeframe",
     "aggregate",
     "parse_timeframe",
-    "round_price",
     "to_utc",
 ]

@@ -12,6 +12,7 @@ import dataclasses
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..rules import on_tick
 from .wire import CODE_BAD_REQUEST, CODE_UNPROCESSABLE, AlpacaError
 
 SIDES = ("buy", "sell")
@@ -117,8 +118,7 @@ def check_price(value: Decimal | None, label: str) -> None:
         return
     if value <= 0:
         raise unprocessable(f"{label} must be > 0")
-    places = 2 if value >= 1 else 4
-    if value != value.quantize(Decimal(1).scaleb(-places)):
+    if not on_tick(value):
         raise unprocessable(
             f"invalid {label} {value}. sub-penny increment does not fulfill minimum pricing criteria"
         )

@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from .wire import decimal_str, rfc3339
+from ..rules import rfc3339
+from .wire import decimal_str
 
 #: Statuses from which an order can still trade or be canceled.
 OPEN_STATUSES = frozenset(

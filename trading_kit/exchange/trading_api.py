@@ -17,12 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ..rules import NEW_YORK, to_utc
 from .core import Exchange
 from .order_request import bad_request, number
 from .orders import asset_id
 from .wire import CODE_NOT_FOUND, AlpacaError
 
-NEW_YORK = "America/New_York"
 MAX_ORDERS_LIMIT = 500
 
 
@@ -66,10 +66,9 @@ def query_time(request: Request, name: str) -> pd.Timestamp | None:
     if not value:
         return None
     try:
-        ts = pd.Timestamp(value)
+        return to_utc(value)
     except (ValueError, TypeError):
         raise bad_request(f"invalid {name}") from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def query_choice(request: Request, name: str, choices: tuple[str, ...], default: str | None) -> Any:

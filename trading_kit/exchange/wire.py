@@ -8,7 +8,6 @@ every response unchanged.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -54,15 +53,6 @@ def decimal_str(value: Decimal | float | int | None) -> str | None:
     number = value if isinstance(value, Decimal) else Decimal(str(value))
     text = format(number.normalize(), "f")
     return "0" if text in ("-0", "") else text
-
-
-def rfc3339(value: dt.datetime | None) -> str | None:
-    """A UTC timestamp with a ``Z`` suffix, microsecond precision when present."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime on the wire; use tz-aware UTC")
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def json_response(payload: Any, status: int = 200) -> JSONResponse:

@@ -36,6 +36,7 @@ from ..connection import http_stack
 from ..data.client import MarketData
 from ..errors import OrderExecutionError, OrderValidationError, TradingKitError
 from ..http import HttpStack
+from ..rules import TICKER_HINT, on_tick, rfc3339, ticker, to_utc
 from . import frames
 from .checks import IMMEDIATE_TIFS, MarketContext, PreTradeChecks, Quote, run_checks
 from .frames import Account, Order
@@ -47,7 +48,6 @@ from .spec import (
     OrderSpec,
     choice,
     decimal_text,
-    on_tick,
     to_decimal,
 )
 
@@ -462,7 +462,7 @@ class Orders:
                     "limit": MAX_LIST,
                     "nested": "true",
                     "direction": "asc",
-                    "after": after.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "after": rfc3339(after),
                 },
             )
         except TradingKitError as failure:
@@ -657,11 +657,12 @@ def _segment(value: str) -> str:
 
 
 def _ticker(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
+    name = ticker(value)
+    if name is None:
         raise OrderValidationError(
-            f"symbol={value!r} is not a ticker; use e.g. 'AAPL'.", field="symbol"
+            f"symbol={value!r} is not a ticker: {TICKER_HINT}.", field="symbol"
         )
-    return value.strip().upper()
+    return name
 
 
 def _rfc3339(value: Any, name: str) -> str | None:
@@ -673,8 +674,7 @@ def _rfc3339(value: Any, name: str) -> str | None:
         stamp = None
     if stamp is None or pd.isna(stamp):
         raise OrderValidationError(f"{name}={value!r} is not a date or time.", field=name)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339(to_utc(stamp))
 
 
 def _decimal_or_none(record: Mapping[str, Any] | None, name: str) -> Decimal | None:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..rules import to_utc
+
 Record = Mapping[str, Any]
 
 ORDER_FLOATS = (
@@ -106,8 +108,7 @@ def number(value: Any) -> float:
 def timestamp(value: Any) -> pd.Timestamp | None:
     if value is None or value == "":
         return None
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return to_utc(value)
 
 
 def order_class_name(value: Any) -> str:

@@ -42,7 +42,7 @@ import numpy as np
 from alpaca.trading.enums import OrderSide, OrderType, TimeInForce
 
 from ..errors import OrderValidationError
-from ..symbols import TICKER_HINT, ticker
+from ..rules import CENT, TICKER_HINT, on_tick, ticker
 
 # Accepted values, in the order Alpaca documents them (alpaca-py's enums are the source).
 SIDES: tuple[str, ...] = tuple(m.value for m in OrderSide)
@@ -59,7 +59,6 @@ PRICE_FIELDS = (
 )
 DECIMAL_FIELDS = ("qty", "notional", "trail_percent", *PRICE_FIELDS)
 MAX_CLIENT_ORDER_ID = 128
-CENT = Decimal("0.01")
 # Beyond this no quantity, price or notional is an order, and Decimal's 28 digits of
 # precision could no longer hold it to the tick.
 MAX_NUMBER = Decimal(10) ** 12
@@ -141,12 +140,6 @@ def choice(value: Any, accepted: tuple[str, ...], field: str) -> str:
             f"{field}={_fmt(value)} is not accepted; use one of {', '.join(accepted)}.", field
         )
     return text
-
-
-def on_tick(price: Decimal) -> bool:
-    """Alpaca's minimum pricing: whole cents at or above $1, 4 decimals below."""
-    places = 2 if price >= 1 else 4
-    return price == price.quantize(Decimal(1).scaleb(-places))
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..errors import TradingKitError
+from ..rules import NEW_YORK
 from . import style
 from .overlays import price_text
 from .poller import Poller
 
-TIMEZONE = "America/New_York"
 _ORDER_HEADERS = ("Symbol", "Side", "Qty", "Type", "Limit", "Stop", "Status", "Submitted", "")
 _POSITION_HEADERS = ("Symbol", "Qty", "Avg entry", "Price", "Value", "Unrealized P&L", "", "")
 
@@ -217,7 +217,7 @@ class Blotter(widgets.VBox):
         for order_id, row in self.open_orders.iterrows():
             submitted = row["submitted_at"]
             when = (
-                "" if pd.isna(submitted) else submitted.tz_convert(TIMEZONE).strftime("%m-%d %H:%M")
+                "" if pd.isna(submitted) else submitted.tz_convert(NEW_YORK).strftime("%m-%d %H:%M")
             )
             button = _button("Cancel", "warning", lambda i=str(order_id): self.cancel(i))
             button.tooltip = f"cancel order {order_id}"

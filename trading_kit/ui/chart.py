@@ -34,6 +34,7 @@ from plotly.subplots import make_subplots
 
 from ..errors import TradingKitError
 from ..orders.frames import OPEN_STATUSES, ORDER_COLUMNS
+from ..rules import NEW_YORK
 from . import style
 from .candles import Candles, aggregate, single_symbol
 from .moves import check_move
@@ -43,7 +44,6 @@ from .overlays import Fill, Level, entry_level, fills, order_levels, price_text
 MAX_CANDLES = 1_000
 #: Orders read per refresh (newest first): open ones and recent fills.
 ORDER_HISTORY = 500
-TIMEZONE = "America/New_York"
 _CANDLE, _LEVELS, _BUYS, _SELLS, _VOLUME = range(5)
 
 
@@ -384,7 +384,7 @@ def _local_times(index: pd.Index) -> np.ndarray:
         stamps = stamps.tz_localize("UTC")
     # Microseconds: a FigureWidget sends datetime64[ns] to the browser as bare integers,
     # and plotly.js then draws a numeric axis with no candles on it.
-    return stamps.tz_convert(TIMEZONE).tz_localize(None).to_numpy().astype("datetime64[us]")
+    return stamps.tz_convert(NEW_YORK).tz_localize(None).to_numpy().astype("datetime64[us]")
 
 
 def _rangebreaks(index: pd.Index) -> list[dict[str, Any]]:

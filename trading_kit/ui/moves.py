@@ -11,13 +11,14 @@ loss for a long, and so on).
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
 from ..errors import OrderValidationError
 from ..orders.spec import OrderSpec
+from ..rules import to_tick
 from .overlays import parent_of
 
 
@@ -25,9 +26,7 @@ def snap_to_tick(price: float) -> Decimal:
     """``price`` rounded to Alpaca's tick: $0.01 at or above $1, $0.0001 below."""
     if not math.isfinite(price):
         raise OrderValidationError(f"the new price {price!r} is not a number.", field=None)
-    value = Decimal(repr(price))
-    tick = Decimal("0.01") if abs(value) >= 1 else Decimal("0.0001")
-    return value.quantize(tick, rounding=ROUND_HALF_UP)
+    return to_tick(price)
 
 
 def _value(row: pd.Series, name: str) -> Any:

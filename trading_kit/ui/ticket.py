@@ -26,6 +26,7 @@ import ipywidgets as widgets
 from ..errors import OrderValidationError, TradingKitError
 from ..orders.frames import TERMINAL_STATUSES
 from ..orders.spec import OrderSpec, validate
+from ..rules import to_tick
 from . import style
 from .moves import snap_to_tick
 from .poller import Poller
@@ -451,7 +452,7 @@ def _mid(bid: float, ask: float) -> Decimal:
     """The mid quote to the cent (or one side when the other is missing)."""
     low, high = Decimal(str(bid)), Decimal(str(ask))
     mid = (low + high) / 2 if low > 0 and high > 0 else max(low, high)
-    return mid.quantize(Decimal("0.01") if mid >= 1 else Decimal("0.0001"))
+    return to_tick(mid)
 
 
 def _size_text(order: Any) -> str:
