@@ -23,9 +23,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..rules import rfc3339
+from ..rules import rfc3339, to_utc
+from .calendar import SPAN_END
+from .calendar_api import calendar_routes
 from .core import Exchange
 from .order_request import bad_request
 from .trading_api import json, read_json, trading_routes
@@ -118,6 +120,36 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
 
+class InternalErrorMiddleware:
+    """A bug answers 500 in Alpaca's shape and leaves the keep-alive connection open.
+
+    Starlette's own last-resort handler re-raises after answering, and uvicorn then
+    closes the connection, so the client's next (valid) request on it was reset.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as error:
+            log.error("internal error on %s %s: %r", scope["method"], scope["path"], error)
+            if started:  # half an answer is on the wire: only closing can end it
+                raise
+            await _send_error(send, 500, CODE_INTERNAL, "internal server error")
+
+
 def admin_routes(exchange: Exchange) -> list[BaseRoute]:
     """``/admin/clock``: read the exchange time; step a manual clock (tests, notebooks)."""
 
@@ -139,14 +171,18 @@ def admin_routes(exchange: Exchange) -> list[BaseRoute]:
         if not exchange.manual_clock:
             raise AlpacaError(409, CODE_CONFLICT, "the exchange clock is not manual")
         try:
+            now = exchange.clock.now()
             if "advance" in body:
                 delta = pd.Timedelta(body["advance"])
                 if delta < pd.Timedelta(0):
                     raise ValueError("negative")
-                exchange.advance(delta)
+                target = now + delta
             else:
-                exchange.set_time(pd.Timestamp(body["set"]))
-        except (ValueError, TypeError) as error:
+                target = to_utc(body["set"])
+            if not now <= target < SPAN_END:
+                raise ValueError(f"the clock moves forward only, and not past {SPAN_END.year}")
+            exchange.set_time(target)
+        except (ValueError, TypeError, OverflowError) as error:
             raise bad_request(f"invalid clock change: {error}") from None
         return json(exchange.run(clock_state))
 
@@ -181,22 +217,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json({"code": code, "message": str(exc.detail).lower()}, exc.status_code)
 
 
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    log.error("internal error on %s %s: %r", request.method, request.url.path, exc)
-    return json({"code": CODE_INTERNAL, "message": "internal server error"}, 500)
-
-
 def create_app(exchange: Exchange) -> Starlette:
     """The whole exchange as one Starlette app."""
-    routes = [*trading_routes(exchange), *_data_routes(exchange), *admin_routes(exchange)]
+    routes = [
+        *trading_routes(exchange),
+        *calendar_routes(exchange),
+        *_data_routes(exchange),
+        *admin_routes(exchange),
+    ]
     app = Starlette(
         routes=routes,
         exception_handlers={
             AlpacaError: _alpaca_error,
             HTTPException: _http_error,
-            Exception: _internal_error,
         },
     )
+    app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(AuthMiddleware, credentials=exchange.credentials)
     if exchange.rate_limit:
         app.add_middleware(RateLimitMiddleware, per_minute=exchange.rate_limit)

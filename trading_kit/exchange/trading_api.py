@@ -8,7 +8,6 @@ which is most of a loopback round trip.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import orjson
@@ -236,14 +235,6 @@ def trading_routes(exchange: Exchange) -> list[BaseRoute]:
 
         return json(run(clock))
 
-    async def get_calendar(request: Request) -> Response:
-        today = engine.now().tz_convert(NEW_YORK).date()
-        start = _query_date(request, "start") or today - dt.timedelta(days=365)
-        end = _query_date(request, "end") or today + dt.timedelta(days=365)
-        if end < start:
-            raise bad_request("end must not be before start")
-        return json(exchange.market.hours.calendar(start, end))
-
     return [
         Route("/v2/account", get_account, methods=["GET"]),
         Route("/v2/account/activities", get_activities, methods=["GET"]),
@@ -262,15 +253,4 @@ def trading_routes(exchange: Exchange) -> list[BaseRoute]:
         Route("/v2/assets", get_assets, methods=["GET"]),
         Route("/v2/assets/{symbol_or_asset_id}", get_asset, methods=["GET"]),
         Route("/v2/clock", get_clock, methods=["GET"]),
-        Route("/v2/calendar", get_calendar, methods=["GET"]),
     ]
-
-
-def _query_date(request: Request, name: str) -> dt.date | None:
-    value = request.query_params.get(name)
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        raise bad_request(f"invalid {name}") from None
