@@ -181,6 +181,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "/v2/orders": VALID_ORDER,
     "/v2/orders/{order_id}": {"qty": "2", "limit_price": "60"},
     "/admin/clock": {"advance": "1min"},
+    "/v2/watchlists": {"name": "fuzz", "symbols": ["AAPL"]},
+    "/v2/watchlists/{watchlist_id}": {"symbol": "MSFT", "name": "renamed"},
+    "/v2/account/configurations": {"no_shorting": False, "max_margin_multiplier": "2"},
 }
 
 
@@ -264,8 +267,21 @@ def test_no_route_answers_5xx_and_every_error_is_alpaca_shaped(sim_market) -> No
                 "time_in_force": "day",
             },
         )
+        watchlist = session.post(
+            running.url + "/v2/watchlists", json={"name": "mine", "symbols": ["AAPL"]}
+        ).json()
         path_values = st.sampled_from(
-            [placed["id"], asset_id("AAPL"), "MSFT", "AAPL", "not-an-id", "0" * 36, "é", "..%2F"]
+            [
+                placed["id"],
+                watchlist["id"],
+                asset_id("AAPL"),
+                "MSFT",
+                "AAPL",
+                "not-an-id",
+                "0" * 36,
+                "é",
+                "..%2F",
+            ]
         ) | st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), max_size=40)
 
         @settings(
