@@ -27,7 +27,9 @@ from pathlib import Path
 import stocktickers
 from pytickersymbols import PyTickerSymbols
 
-OUT = Path(__file__).resolve().parent.parent / "trading_kit" / "exchange" / "data" / "us_equities.csv"
+OUT = (
+    Path(__file__).resolve().parent.parent / "trading_kit" / "exchange" / "data" / "us_equities.csv"
+)
 TICKER = re.compile(r"^[A-Z][A-Z0-9.\-]{0,11}$")  # trading_kit.rules' ticker rule
 INDICES = ("S&P 500", "S&P 600", "NASDAQ 100", "DOW JONES")
 ETFS = {
