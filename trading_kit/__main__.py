@@ -35,6 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
         db_path=args.db,
         seed=args.seed,
         partial_fills=not args.no_partial_fills,
+        rate_limit=args.rate_limit,
     )
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(
@@ -80,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--always-open", action="store_true", help="ignore the NYSE calendar")
     serve.add_argument("--seed", type=int, default=0, help="seed for partial fills")
     serve.add_argument("--no-partial-fills", action="store_true", help="always fill completely")
+    serve.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answer 429 past N requests a minute (e.g. 200, Alpaca's), to rehearse throttling",
+    )
     serve.set_defaults(handler=_serve)
     cache = commands.add_parser("cache", help="show or clear the HTTP cache")
     cache.add_argument("action", choices=("info", "clear"))

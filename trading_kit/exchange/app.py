@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -23,12 +24,19 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..rules import rfc3339
+from ..rules import rfc3339, to_utc
+from .account_config import account_config_routes
+from .account_store import AccountStore
+from .assets import asset_routes
+from .calendar import SPAN_END
+from .calendar_api import calendar_routes
 from .core import Exchange
 from .order_request import bad_request
+from .portfolio_history import portfolio_history_routes
 from .trading_api import json, read_json, trading_routes
+from .watchlists import watchlist_routes
 from .wire import (
     CODE_INTERNAL,
     CODE_NOT_FOUND,
@@ -49,7 +57,9 @@ def _error_bytes(code: int, message: str) -> bytes:
     return orjson.dumps({"code": code, "message": message})
 
 
-async def _send_error(send: Send, status: int, code: int, message: str) -> None:
+async def _send_error(
+    send: Send, status: int, code: int, message: str, headers: list[tuple[bytes, bytes]] = ()
+) -> None:
     body = _error_bytes(code, message)
     await send(
         {
@@ -58,6 +68,7 @@ async def _send_error(send: Send, status: int, code: int, message: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *headers,
             ],
         }
     )
@@ -94,28 +105,90 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
 
-class RateLimitMiddleware:
-    """At most ``per_minute`` requests in any sliding minute, then 429 (Alpaca's 200/min)."""
+#: The budget advertised when no limit is enforced: the one trading_kit's own client keeps
+#: for a loopback exchange, so the headers never make it wait.
+UNENFORCED_BUDGET = 60_000
 
-    def __init__(self, app: ASGIApp, per_minute: int) -> None:
+
+class RateLimitMiddleware:
+    """Alpaca's ``X-RateLimit-Limit/Remaining/Reset`` on every answer; opt-in, 429 past it.
+
+    The count is a sliding minute, as Alpaca's 200 requests per minute. ``Reset`` is the
+    Unix time (seconds) when the oldest request in the window leaves it. Without a
+    ``per_minute`` nothing is refused and the headers advertise ``UNENFORCED_BUDGET``.
+    """
+
+    def __init__(self, app: ASGIApp, per_minute: int | None) -> None:
         self.app = app
-        self.per_minute = per_minute
+        self.enforced = per_minute is not None
+        self.per_minute = per_minute if per_minute is not None else UNENFORCED_BUDGET
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
 
+    def _count(self) -> tuple[bool, list[tuple[bytes, bytes]]]:
+        now, wall = time.monotonic(), time.time()
+        with self._lock:
+            while self._times and now - self._times[0] >= 60:
+                self._times.popleft()
+            limited = self.enforced and len(self._times) >= self.per_minute
+            if not limited:
+                self._times.append(now)
+            remaining = max(self.per_minute - len(self._times), 0)
+            resets_in = self._times[0] + 60 - now if self._times else 0.0
+        headers = [
+            (b"x-ratelimit-limit", str(self.per_minute).encode()),
+            (b"x-ratelimit-remaining", str(remaining).encode()),
+            (b"x-ratelimit-reset", str(math.ceil(wall + resets_in)).encode()),
+        ]
+        if limited:
+            headers.append((b"retry-after", str(max(math.ceil(resets_in), 1)).encode()))
+        return limited, headers
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            now = time.monotonic()
-            with self._lock:
-                while self._times and now - self._times[0] >= 60:
-                    self._times.popleft()
-                limited = len(self._times) >= self.per_minute
-                if not limited:
-                    self._times.append(now)
-            if limited:
-                await _send_error(send, 429, CODE_RATE_LIMITED, "rate limit exceeded")
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"].startswith("/admin/"):
+            await self.app(scope, receive, send)
+            return
+        limited, headers = self._count()
+        if limited:
+            await _send_error(send, 429, CODE_RATE_LIMITED, "rate limit exceeded", headers)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *headers]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class InternalErrorMiddleware:
+    """A bug answers 500 in Alpaca's shape and leaves the keep-alive connection open.
+
+    Starlette's own last-resort handler re-raises after answering, and uvicorn then
+    closes the connection, so the client's next (valid) request on it was reset.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as error:
+            log.error("internal error on %s %s: %r", scope["method"], scope["path"], error)
+            if started:  # half an answer is on the wire: only closing can end it
+                raise
+            await _send_error(send, 500, CODE_INTERNAL, "internal server error")
 
 
 def admin_routes(exchange: Exchange) -> list[BaseRoute]:
@@ -139,14 +212,18 @@ def admin_routes(exchange: Exchange) -> list[BaseRoute]:
         if not exchange.manual_clock:
             raise AlpacaError(409, CODE_CONFLICT, "the exchange clock is not manual")
         try:
+            now = exchange.clock.now()
             if "advance" in body:
                 delta = pd.Timedelta(body["advance"])
                 if delta < pd.Timedelta(0):
                     raise ValueError("negative")
-                exchange.advance(delta)
+                target = now + delta
             else:
-                exchange.set_time(pd.Timestamp(body["set"]))
-        except (ValueError, TypeError) as error:
+                target = to_utc(body["set"])
+            if not now <= target < SPAN_END:
+                raise ValueError(f"the clock moves forward only, and not past {SPAN_END.year}")
+            exchange.set_time(target)
+        except (ValueError, TypeError, OverflowError) as error:
             raise bad_request(f"invalid clock change: {error}") from None
         return json(exchange.run(clock_state))
 
@@ -181,24 +258,28 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json({"code": code, "message": str(exc.detail).lower()}, exc.status_code)
 
 
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    log.error("internal error on %s %s: %r", request.method, request.url.path, exc)
-    return json({"code": CODE_INTERNAL, "message": "internal server error"}, 500)
-
-
 def create_app(exchange: Exchange) -> Starlette:
     """The whole exchange as one Starlette app."""
-    routes = [*trading_routes(exchange), *_data_routes(exchange), *admin_routes(exchange)]
+    account_store = AccountStore(exchange.store.path)
+    routes = [
+        *trading_routes(exchange),
+        *account_config_routes(exchange, account_store),
+        *portfolio_history_routes(exchange),
+        *watchlist_routes(exchange, account_store),
+        *asset_routes(exchange.market),
+        *calendar_routes(exchange),
+        *_data_routes(exchange),
+        *admin_routes(exchange),
+    ]
     app = Starlette(
         routes=routes,
         exception_handlers={
             AlpacaError: _alpaca_error,
             HTTPException: _http_error,
-            Exception: _internal_error,
         },
     )
+    app.add_middleware(InternalErrorMiddleware)
     app.add_middleware(AuthMiddleware, credentials=exchange.credentials)
-    if exchange.rate_limit:
-        app.add_middleware(RateLimitMiddleware, per_minute=exchange.rate_limit)
+    app.add_middleware(RateLimitMiddleware, per_minute=exchange.rate_limit or None)
     app.state.exchange = exchange
     return app

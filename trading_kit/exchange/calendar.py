@@ -24,8 +24,17 @@ from ..rules import NEW_YORK, to_utc
 
 MINUTE_NS = 60_000_000_000
 DAY_NS = 86_400 * 1_000_000_000
-_CALENDAR_FIRST = "1990-01-01"
+_CALENDAR_FIRST = "1970-01-01"
 _CALENDAR_LAST = "2100-12-31"
+#: ``GET /v2/calendar`` answers for these days only, as Alpaca's calendar does (1970-2029);
+#: a range reaching outside is answered for the part inside.
+CALENDAR_API_FIRST = dt.date(1970, 1, 1)
+CALENDAR_API_LAST = dt.date(2029, 12, 31)
+#: The span of time the exchange reasons about. A query may name any year from 1 to 9999;
+#: nothing trades outside this span, so such times are clamped to it (pandas' nanosecond
+#: timestamps end in 2262; the NYSE schedule loaded here ends in 2100).
+SPAN_START = pd.Timestamp("1970-01-01", tz="UTC")
+SPAN_END = pd.Timestamp("2100-01-01", tz="UTC")
 # Settlement moved from T+2 to T+1 in the US on this date.
 _T_PLUS_ONE_FROM = np.datetime64("2024-05-28", "D")
 
@@ -34,6 +43,11 @@ TimeLike = pd.Timestamp | dt.datetime | str
 
 def to_ns(t: TimeLike) -> int:
     return int(to_utc(t).value)
+
+
+def within_span(t: pd.Timestamp) -> pd.Timestamp:
+    """``t`` (UTC, any unit, e.g. year 1 or 9999 from a query) clamped to the exchange's span."""
+    return min(max(to_utc(t), SPAN_START), SPAN_END).as_unit("ns")
 
 
 @dataclass(frozen=True)
@@ -197,10 +211,12 @@ class MarketHours:
 
         ``date`` is YYYY-MM-DD, ``open``/``close`` are "HH:MM" New York time (alpaca-py's
         ``Calendar`` parses them with ``%H:%M``), ``session_open``/``session_close`` are
-        "HHMM", and ``settlement_date`` is T+1 (T+2 before 2024-05-28).
+        "HHMM", and ``settlement_date`` is T+1 (T+2 before 2024-05-28). Only days in
+        Alpaca's 1970-2029 are answered; the rows are built column-wise (the whole span is
+        about 15,000 rows).
         """
-        first = np.datetime64(pd.Timestamp(start).date(), "D")
-        last = np.datetime64(pd.Timestamp(end).date(), "D")
+        first = np.datetime64(max(_as_date(start), CALENDAR_API_FIRST), "D")
+        last = np.datetime64(min(_as_date(end), CALENDAR_API_LAST), "D")
         if last < first:
             return []
         if self.always_open:
@@ -219,25 +235,30 @@ class MarketHours:
         s = schedule()
         i0 = int(np.searchsorted(s.dates, first, side="left"))
         i1 = int(np.searchsorted(s.dates, last, side="right"))
-        rows = []
-        for i in range(i0, i1):
-            lag = 1 if s.dates[i] >= _T_PLUS_ONE_FROM else 2
-            settle = s.dates[min(i + lag, len(s.dates) - 1)]
-            rows.append(
-                {
-                    "date": str(s.dates[i]),
-                    "open": _ny_clock(s.opens[i], "%H:%M"),
-                    "close": _ny_clock(s.closes[i], "%H:%M"),
-                    "session_open": _ny_clock(s.pre[i], "%H%M"),
-                    "session_close": _ny_clock(s.post[i], "%H%M"),
-                    "settlement_date": str(settle),
-                }
-            )
-        return rows
+        index = np.arange(i0, i1)
+        lag = np.where(s.dates[index] >= _T_PLUS_ONE_FROM, 1, 2)
+        settle = s.dates[np.minimum(index + lag, len(s.dates) - 1)]
+        columns = zip(
+            s.dates[index].astype(str).tolist(),
+            _ny_clocks(s.opens[index], ":"),
+            _ny_clocks(s.closes[index], ":"),
+            _ny_clocks(s.pre[index], ""),
+            _ny_clocks(s.post[index], ""),
+            settle.astype(str).tolist(),
+            strict=True,
+        )
+        keys = ("date", "open", "close", "session_open", "session_close", "settlement_date")
+        return [dict(zip(keys, row, strict=True)) for row in columns]
 
 
-def _ny_clock(ns: int, fmt: str) -> str:
-    return pd.Timestamp(int(ns), tz="UTC").tz_convert(NEW_YORK).strftime(fmt)
+def _as_date(value: dt.date | str) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _ny_clocks(ns: np.ndarray, separator: str) -> list[str]:
+    """New York wall-clock "HH:MM" (or "HHMM") of UTC-ns instants, for many at once."""
+    local = pd.DatetimeIndex(ns.view("datetime64[ns]"), tz="UTC").tz_convert(NEW_YORK)
+    return [f"{h:02d}{separator}{m:02d}" for h, m in zip(local.hour, local.minute, strict=True)]
 
 
 def _ceil_minute(ns: int) -> int:

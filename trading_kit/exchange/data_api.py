@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -35,7 +36,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from trading_kit.exchange import wire
-from trading_kit.exchange.calendar import DAY_NS
+from trading_kit.exchange.calendar import DAY_NS, SPAN_END, SPAN_START, within_span
 from trading_kit.exchange.clock import Clock
 from trading_kit.exchange.market import VENUES, Market, Timeframe, parse_timeframe
 from trading_kit.rules import NEW_YORK, rfc3339, to_utc
@@ -72,26 +73,34 @@ def _bad(message: str) -> wire.AlpacaError:
 
 
 def _parse_time(name: str, text: str, is_end: bool) -> int:
-    """RFC 3339 or YYYY-MM-DD to UTC ns; an ``end`` date means the end of that day."""
+    """RFC 3339 or YYYY-MM-DD to UTC ns; an ``end`` date means the end of that day.
+
+    Any year from 1 to 9999 is accepted and clamped to the exchange's span (no data
+    exists outside it), so ``start=0001-01-01`` means "from the beginning".
+    """
     text = text.strip()
     if _DATE_RE.match(text):
         try:
-            day = pd.Timestamp(text)
+            day = dt.date.fromisoformat(text)
         except ValueError:
             raise _bad(f"invalid {name}: {text!r}") from None
+        midnight = pd.Timestamp(max(min(day, SPAN_END.date()), SPAN_START.date()))
         if is_end:
-            day += pd.Timedelta(days=1)
-        ns = day.tz_localize(NEW_YORK).tz_convert("UTC").value
+            midnight += pd.Timedelta(days=1)
+        ns = midnight.tz_localize(NEW_YORK).tz_convert("UTC").value
         return ns - 1 if is_end else ns
     # A "+" in an unencoded query string arrives as a space: put it back.
     text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", text)
     if not _TIME_RE.match(text):
         raise _bad(f"invalid {name}: {text!r} (use RFC 3339 or YYYY-MM-DD)")
     try:
-        ts = to_utc(text)
+        day = dt.date.fromisoformat(text[:10])
+        if not SPAN_START.year <= day.year < SPAN_END.year:
+            edge = SPAN_START if day.year < SPAN_START.year else SPAN_END
+            return int(edge.value)
+        return int(within_span(to_utc(text)).value)
     except ValueError:
         raise _bad(f"invalid {name}: {text!r}") from None
-    return int(ts.value)
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,15 @@ How the simulation works (and why it is cheap and reproducible):
 
 from __future__ import annotations
 
+import csv
+import functools
 import hashlib
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -303,18 +306,72 @@ UNIVERSE: dict[str, Listing] = {
 # Per listing venue: (quote/trade exchange code, SIP tape).
 VENUES = {"NASDAQ": ("Q", "C"), "NYSE": ("N", "A"), "ARCA": ("P", "B")}
 
+#: Every US-listed equity the simulation trades (about 5,300), with Alpaca's asset flags;
+#: how it was made and how to remake it: the file's first line and scripts/make_us_equities.py.
+UNIVERSE_FILE = Path(__file__).with_name("data") / "us_equities.csv"
+_FLAGS = ("tradable", "marginable", "shortable", "easy_to_borrow", "fractionable")
+# Prices of the listings without a curated entry: drawn once per symbol from its hash.
+_DERIVED_PRICE = (20.0, 500.0)
+_DERIVED_VOL = (0.010, 0.025)
+_DERIVED_VOLUME = (3e5, 3e7)
+
 
 def _asset_dict(symbol: str, listing: Listing) -> dict:
     return {
         "symbol": symbol,
         "name": listing.name,
         "exchange": listing.exchange,
+        "status": "active",
         "fractionable": True,
         "shortable": True,
         "easy_to_borrow": True,
         "marginable": True,
         "tradable": True,
     }
+
+
+@functools.cache
+def listed_assets() -> dict[str, dict]:
+    """The asset of every listed symbol (flags from the file, curated names where we have them)."""
+    assets: dict[str, dict] = {}
+    with UNIVERSE_FILE.open(encoding="utf-8") as lines:
+        for row in csv.DictReader(line for line in lines if not line.startswith("#")):
+            flags = {flag: row[flag] == "true" for flag in _FLAGS}
+            assets[row["symbol"]] = {
+                "symbol": row["symbol"],
+                "name": row["name"],
+                "exchange": row["exchange"],
+                "status": row["status"],
+                **flags,
+            }
+    for symbol, listing in UNIVERSE.items():
+        assets[symbol] = {**_asset_dict(symbol, listing), **assets.get(symbol, {})}
+        assets[symbol].update(name=listing.name, exchange=listing.exchange)
+    return assets
+
+
+def _log_uniform(u: float, bounds: tuple[float, float]) -> float:
+    lo, hi = np.log(bounds[0]), np.log(bounds[1])
+    return float(np.exp(lo + u * (hi - lo)))
+
+
+@functools.cache
+def listings() -> dict[str, Listing]:
+    """How each symbol's price moves: curated for the well-known tickers, else from its hash."""
+    out: dict[str, Listing] = {}
+    for symbol, asset in listed_assets().items():
+        if symbol in UNIVERSE:
+            out[symbol] = UNIVERSE[symbol]
+            continue
+        u = np.frombuffer(_digest(symbol, "listing", size=24), dtype="<u8") / 2.0**64
+        out[symbol] = Listing(
+            asset["name"],
+            asset["exchange"],
+            round(_log_uniform(float(u[0]), _DERIVED_PRICE), 2),
+            _DERIVED_VOL[0] + float(u[1]) * (_DERIVED_VOL[1] - _DERIVED_VOL[0]),
+            round(_log_uniform(float(u[2]), _DERIVED_VOLUME)),
+        )
+    return out
 
 
 def _digest(*parts: object, size: int = 16) -> bytes:
@@ -423,8 +480,13 @@ class _Block:
     seed: np.uint64  # per-minute noise (range, volume, spread, sizes) hangs off this
 
 
+@functools.cache
+def _sorted_symbols() -> list[str]:
+    return sorted(listed_assets())
+
+
 class SimulatedMarket:
-    """Deterministic prices for a fixed universe of well-known US tickers on the NYSE calendar."""
+    """Deterministic prices for every US-listed equity of ``listed_assets()`` on the NYSE calendar."""
 
     def __init__(self, hours: MarketHours | None = None, cache_blocks: int = 4096) -> None:
         self.hours = hours or MarketHours()
@@ -438,14 +500,14 @@ class SimulatedMarket:
     # -- reference data --------------------------------------------------------------
 
     def symbols(self) -> list[str]:
-        return sorted(UNIVERSE)
+        return list(_sorted_symbols())
 
     def asset(self, symbol: str) -> dict | None:
-        listing = UNIVERSE.get(symbol)
-        return None if listing is None else _asset_dict(symbol, listing)
+        asset = listed_assets().get(symbol)
+        return None if asset is None else dict(asset)
 
     def data_range(self, symbol: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-        if symbol not in UNIVERSE:
+        if symbol not in listings():
             return None
         s = schedule()
         return pd.Timestamp(int(s.pre[0]), tz="UTC"), pd.Timestamp(int(s.post[-1]), tz="UTC")
@@ -454,7 +516,7 @@ class SimulatedMarket:
 
     def _listing(self, symbol: str) -> Listing:
         try:
-            return UNIVERSE[symbol]
+            return listings()[symbol]
         except KeyError:
             raise KeyError(f"unknown symbol {symbol!r}") from None
 
@@ -646,7 +708,7 @@ class SimulatedMarket:
         if grid is None:
             return None
         q = self.quotes(symbol, grid, grid + 1)
-        venue, tape = VENUES[UNIVERSE[symbol].exchange]
+        venue, tape = VENUES[self._listing(symbol).exchange]
         return _quote(q.index[0], q.iloc[0], venue, tape)
 
     def trade_at(self, symbol: str, t: TimeLike) -> dict | None:
@@ -655,7 +717,7 @@ class SimulatedMarket:
         if grid is None:
             return None
         tr = self.trades(symbol, grid, grid + 1)
-        venue, tape = VENUES[UNIVERSE[symbol].exchange]
+        venue, tape = VENUES[self._listing(symbol).exchange]
         return _trade(tr.index[0], tr.iloc[0], venue, tape)
 
     def _grid_time(self, symbol: str, t: TimeLike, per_minute: int) -> int | None:
@@ -967,6 +1029,7 @@ __all__ = [
     "SimulatedMarket",
     "Timeframe",
     "aggregate",
+    "listed_assets",
     "parse_timeframe",
     "to_utc",
 ]

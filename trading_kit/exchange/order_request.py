@@ -9,7 +9,8 @@ shape rules be tested as a table without an exchange.
 from __future__ import annotations
 
 import dataclasses
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal, DecimalException
 from typing import Any
 
 from ..rules import on_tick
@@ -47,6 +48,11 @@ _REPLACE_FIELDS = frozenset(
     {"qty", "time_in_force", "limit_price", "stop_price", "trail", "client_order_id"}
 )
 MAX_CLIENT_ORDER_ID = 128
+#: Every quantity, price and amount is below this. A trillion is beyond any real order, and
+#: it keeps qty x price within Decimal's 28 digits at four places, so no later arithmetic
+#: (costs, averages, buying power) can overflow into a raw ``decimal.InvalidOperation``.
+MAX_NUMBER = Decimal(10) ** 12
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def bad_request(message: str) -> AlpacaError:
@@ -103,12 +109,17 @@ def number(body: dict[str, Any], name: str, label: str | None = None) -> Decimal
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise bad_request(f"invalid {label}")
-    try:
-        result = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise bad_request(f"invalid {label}") from None
-    if not result.is_finite():
+    text = str(value).strip()
+    if not _NUMBER.match(text):  # no NaN, Infinity or "1_000", which Decimal would accept
         raise bad_request(f"invalid {label}")
+    try:
+        result = Decimal(text)
+    except DecimalException:  # an exponent beyond Decimal's range
+        raise bad_request(
+            f"invalid {label}: {value} is out of range (must be below 1e12)"
+        ) from None
+    if result.copy_abs() >= MAX_NUMBER:  # copy_abs: no context, so no Overflow either
+        raise bad_request(f"invalid {label}: {value} is out of range (must be below 1e12)")
     return result
 
 

@@ -8,7 +8,6 @@ which is most of a loopback round trip.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import orjson
@@ -20,8 +19,7 @@ from starlette.routing import BaseRoute, Route
 from ..rules import NEW_YORK, to_utc
 from .core import Exchange
 from .order_request import bad_request, number
-from .orders import asset_id
-from .wire import CODE_NOT_FOUND, AlpacaError
+from .wire import AlpacaError
 
 MAX_ORDERS_LIMIT = 500
 
@@ -91,27 +89,6 @@ def query_int(request: Request, name: str, default: int, lo: int, hi: int) -> in
     if not lo <= result <= hi:
         raise bad_request(f"{name} must be between {lo} and {hi}")
     return result
-
-
-def asset_json(asset: dict[str, Any]) -> dict[str, Any]:
-    """A market's asset dict in Alpaca's ``/v2/assets`` shape."""
-    return {
-        "id": asset_id(asset["symbol"]),
-        "class": "us_equity",
-        "exchange": asset.get("exchange", "NASDAQ"),
-        "symbol": asset["symbol"],
-        "name": asset.get("name", asset["symbol"]),
-        "status": "active",
-        "tradable": bool(asset.get("tradable", True)),
-        "marginable": bool(asset.get("marginable", True)),
-        "maintenance_margin_requirement": 30,
-        "margin_requirement_long": "30",
-        "margin_requirement_short": "30",
-        "shortable": bool(asset.get("shortable", True)),
-        "easy_to_borrow": bool(asset.get("easy_to_borrow", True)),
-        "fractionable": bool(asset.get("fractionable", True)),
-        "attributes": ["fractional_eh_enabled"] if asset.get("fractionable") else [],
-    }
 
 
 def trading_routes(exchange: Exchange) -> list[BaseRoute]:
@@ -194,31 +171,7 @@ def trading_routes(exchange: Exchange) -> list[BaseRoute]:
         cancel = query_bool(request, "cancel_orders")
         return json(run(engine.close_all, cancel), status=207)
 
-    # --- assets, clock, calendar -------------------------------------------------------
-    async def get_assets(request: Request) -> Response:
-        status = query_choice(request, "status", ("active", "inactive"), None)
-        asset_class = request.query_params.get("asset_class")
-        exchange_filter = request.query_params.get("exchange")
-        if status == "inactive" or (asset_class and asset_class != "us_equity"):
-            return json([])
-        assets = [exchange.market.asset(s) for s in exchange.market.symbols()]
-        rows = [asset_json(a) for a in assets if a is not None]
-        if exchange_filter:
-            rows = [r for r in rows if r["exchange"] == exchange_filter.upper()]
-        return json(rows)
-
-    async def get_asset(request: Request) -> Response:
-        key = request.path_params["symbol_or_asset_id"]
-        asset = exchange.market.asset(key.upper())
-        if asset is None:
-            for symbol in exchange.market.symbols():
-                if asset_id(symbol) == key:
-                    asset = exchange.market.asset(symbol)
-                    break
-        if asset is None:
-            raise AlpacaError(404, CODE_NOT_FOUND, "asset not found")
-        return json(asset_json(asset))
-
+    # --- clock -------------------------------------------------------
     async def get_clock(request: Request) -> Response:
         def clock() -> dict[str, Any]:
             now = engine.now()
@@ -236,14 +189,6 @@ def trading_routes(exchange: Exchange) -> list[BaseRoute]:
 
         return json(run(clock))
 
-    async def get_calendar(request: Request) -> Response:
-        today = engine.now().tz_convert(NEW_YORK).date()
-        start = _query_date(request, "start") or today - dt.timedelta(days=365)
-        end = _query_date(request, "end") or today + dt.timedelta(days=365)
-        if end < start:
-            raise bad_request("end must not be before start")
-        return json(exchange.market.hours.calendar(start, end))
-
     return [
         Route("/v2/account", get_account, methods=["GET"]),
         Route("/v2/account/activities", get_activities, methods=["GET"]),
@@ -259,18 +204,5 @@ def trading_routes(exchange: Exchange) -> list[BaseRoute]:
         Route("/v2/positions", delete_positions, methods=["DELETE"]),
         Route("/v2/positions/{symbol_or_asset_id}", get_position, methods=["GET"]),
         Route("/v2/positions/{symbol_or_asset_id}", delete_position, methods=["DELETE"]),
-        Route("/v2/assets", get_assets, methods=["GET"]),
-        Route("/v2/assets/{symbol_or_asset_id}", get_asset, methods=["GET"]),
         Route("/v2/clock", get_clock, methods=["GET"]),
-        Route("/v2/calendar", get_calendar, methods=["GET"]),
     ]
-
-
-def _query_date(request: Request, name: str) -> dt.date | None:
-    value = request.query_params.get(name)
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        raise bad_request(f"invalid {name}") from None
