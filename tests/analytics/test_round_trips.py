@@ -208,6 +208,7 @@ def test_an_orders_frame_is_read_as_one_fill_per_filled_order() -> None:
 BAD_FILLS = [
     ("not a frame", [("AAPL", "buy")], "must be a DataFrame"),
     ("no price", fills((0, "buy", 1, 1.0)).drop(columns="price"), "no column for price"),
+    ("no symbol", fills((0, "buy", 1, 1.0)).assign(symbol=[None]), "symbol=None must be a symbol"),
     ("a side", fills((0, "hold", 1, 1.0)), "side='hold' must be buy, sell or sell_short"),
     ("a zero qty", fills((0, "buy", 0, 1.0)), "qty=0 must be a number above 0"),
     ("a missing price", fills((0, "buy", 1, float("nan"))), "price=nan must be a price above 0"),

@@ -209,6 +209,17 @@ def test_figures_need_what_they_draw(replayed: dict) -> None:
         sheet.slippage_figure()
     with pytest.raises(AnalyticsError, match="no fills to draw"):
         sheet.trades_figure()
+    with pytest.raises(AnalyticsError, match="no prices for 5"):
+        tearsheet(**replayed).trades_figure(5)
+
+
+def test_a_journal_without_fills_shows_no_slippage_table(replayed: dict, orders: Orders) -> None:
+    orders.place_order("MSFT", qty=5, side="buy", type="limit", limit_price=1.00)
+    sheet = tearsheet(replayed["equity"], journal=orders.history())
+    assert sheet.slippage.empty
+    assert list(sheet.summary()) == ["performance", "round trips"]  # nothing final yet either
+    assert len(sheet.slippage_figure().data) == 2
+    assert "no filled order had a quote" in sheet.slippage_figure().layout.title.text
 
 
 def test_a_replay_on_the_local_exchange_adds_up(
@@ -248,6 +259,11 @@ def test_a_replay_on_the_local_exchange_adds_up(
     # 61 bars; held from the 15:01 bar to the 15:59 bar; flat after the 16:00 fills
     assert sheet.metrics.loc["exposure", "strategy"] == pytest.approx(59 / 61)
     assert sheet.slippage.loc[("all", "all"), "orders"] == len(sheet.journal)
+    execution = sheet.summary()["slippage vs arrival mid"]
+    assert list(execution.index) == ["all", "side: buy", "side: sell", "type: market"]
+    assert execution.loc["all", "orders"] == str(len(sheet.journal))
+    weighted = sheet.slippage.loc[("all", "all"), "weighted_bps"]
+    assert execution.loc["all", "weighted_bps"] == f"{weighted:+.2f}"
     slippage = sheet.slippage_figure()
     shown = np.concatenate([np.asarray(trace.x, dtype=float) for trace in slippage.data])
     assert np.sort(shown) == pytest.approx(np.sort(sheet.journal["slippage_bps"].to_numpy()))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 
-import empyrical
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -83,9 +82,10 @@ def equity_figure(
 
 def monthly_returns_figure(returns: pd.Series, *, height: int | None = None) -> go.Figure:
     """Compounded return of each New York calendar month, years down, months across."""
-    local = returns.set_axis(returns.index.tz_convert(NEW_YORK).tz_localize(None))
-    monthly = empyrical.aggregate_returns(local, "monthly")
-    yearly = empyrical.aggregate_returns(local, "yearly")
+    local = returns.index.tz_convert(NEW_YORK)
+    growth = 1.0 + returns
+    monthly = growth.groupby([local.year, local.month]).prod() - 1.0
+    yearly = growth.groupby(local.year).prod() - 1.0
     grid = monthly.unstack().reindex(columns=range(1, 13)) * 100
     labels = [f"{year} ({yearly.loc[year]:+.1%})" for year in grid.index]
     text = grid.map(lambda v: "" if pd.isna(v) else f"{v:+.2f}%")
@@ -250,21 +250,27 @@ def _candles(bars: pd.DataFrame, group: int) -> pd.DataFrame:
     return folded.set_axis(bars.index[::group])
 
 
-def _segments(trips: pd.DataFrame) -> tuple[list, list, list]:
-    """Entry-to-exit lines for one scatter trace, split by ``None``."""
-    x: list = []
-    y: list = []
-    text: list = []
-    entries, exits = _local(trips["entry_time"]), _local(trips["exit_time"])
-    rows = trips.to_dict("records")
-    for row, entry, exit_ in zip(rows, entries, exits, strict=True):
-        label = (
-            f"{row['direction']} {row['qty']:g}: {row['entry_price']:,.2f} → "
-            f"{row['exit_price']:,.2f}, P&L {row['pnl']:+,.2f} ({row['return']:+.2%})"
+def _segments(trips: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entry-to-exit lines for one scatter trace: (entry, exit, gap) per round trip."""
+    count = len(trips)
+    x = np.full(3 * count, np.datetime64("NaT"), dtype="datetime64[us]")
+    y = np.full(3 * count, np.nan)
+    x[0::3], x[1::3] = _local(trips["entry_time"]), _local(trips["exit_time"])
+    y[0::3], y[1::3] = trips["entry_price"].to_numpy(), trips["exit_price"].to_numpy()
+    labels = [
+        f"{d} {q:g}: {a:,.2f} → {b:,.2f}, P&L {p:+,.2f} ({r:+.2%})"
+        for d, q, a, b, p, r in zip(
+            trips["direction"],
+            trips["qty"],
+            trips["entry_price"],
+            trips["exit_price"],
+            trips["pnl"],
+            trips["return"],
+            strict=True,
         )
-        x += [entry, exit_, None]
-        y += [row["entry_price"], row["exit_price"], None]
-        text += [label, label, None]
+    ]
+    text = np.full(3 * count, "", dtype=object)
+    text[0::3] = text[1::3] = labels
     return x, y, text
 
 

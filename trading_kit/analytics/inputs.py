@@ -150,7 +150,7 @@ def fills_frame(value: Any, argument: str = "fills") -> pd.DataFrame:
     fills = pd.DataFrame(
         {
             "time": times,
-            "symbol": frame[source["symbol"]].astype("str").str.upper().to_numpy(),
+            "symbol": frame[source["symbol"]].astype("str").str.upper().array,
             "side": side,
             "qty": qty,
             "price": price,
@@ -165,7 +165,9 @@ def fills_frame(value: Any, argument: str = "fills") -> pd.DataFrame:
 def _check_rows(
     fills: pd.DataFrame, given: pd.DataFrame, argument: str, source: Mapping[str, str | None]
 ) -> None:
+    symbols = fills["symbol"]
     checks = (
+        ("symbol", symbols.isna() | (symbols.str.strip() == ""), "a symbol"),
         ("side", ~fills["side"].isin(list(SIDE_SIGNS)), "buy, sell or sell_short"),
         ("qty", ~(fills["qty"] > 0), "a number above 0"),
         ("price", ~(fills["price"] > 0), "a price above 0"),

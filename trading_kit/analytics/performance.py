@@ -121,7 +121,11 @@ def buy_and_hold(prices: Any, index: pd.DatetimeIndex, capital: float = 1.0) -> 
     labels bars by their start), so the value at time ``t`` uses only closes known
     by ``t``.
     """
-    bars = bars_by_symbol(prices)
+    return held_value(bars_by_symbol(prices), index, capital)
+
+
+def held_value(bars: dict[str, pd.DataFrame], index: pd.DatetimeIndex, capital: float) -> pd.Series:
+    """:func:`buy_and_hold` of bars already checked by :func:`.inputs.bars_by_symbol`."""
     closes = {}
     for symbol, frame in bars.items():
         length = _bar_length(frame.index)

@@ -181,22 +181,21 @@ def _merged(matches: list[_Match]) -> Iterator[tuple[Any, ...]]:
     for match in matches:
         groups.setdefault((match.symbol, match.entry.order, match.exit_order), []).append(match)
     for (symbol, entry_order, exit_order), parts in groups.items():
-        qty = sum((p.qty for p in parts), Decimal(0))
-        weights = np.array([float(p.qty) for p in parts])
-        entry_price = float(np.average([p.entry.price for p in parts], weights=weights))
-        exit_price = float(np.average([p.exit_price for p in parts], weights=weights))
+        qty = float(sum((p.qty for p in parts), Decimal(0)))
+        entry_price = sum(float(p.qty) * p.entry.price for p in parts) / qty
+        exit_price = sum(float(p.qty) * p.exit_price for p in parts) / qty
         sign = parts[0].sign
-        pnl = sum(sign * float(p.qty) * (p.exit_price - p.entry.price) for p in parts)
+        pnl = sign * qty * (exit_price - entry_price)
         yield (
             symbol,
             "long" if sign > 0 else "short",
-            float(qty),
+            qty,
             min(p.entry.time for p in parts),
             max(p.exit_time for p in parts),
             entry_price,
             exit_price,
             pnl,
-            pnl / (float(qty) * entry_price),
+            pnl / (qty * entry_price),
             None,
             entry_order,
             exit_order,
