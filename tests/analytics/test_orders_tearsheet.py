@@ -286,6 +286,17 @@ def test_tearsheet_against_named_symbols_or_none(
     assert list(orders.tearsheet("1W", "1D", benchmark=False).metrics.columns) == ["strategy"]
 
 
+@pytest.mark.parametrize(("benchmark", "field"), [(5, "benchmark"), ("not a ticker!", "symbol")])
+def test_a_bad_benchmark_is_refused_before_any_request(
+    front: AlpacaFront, connect_orders: Callable[[str], Orders], benchmark: object, field: str
+) -> None:
+    with pytest.raises(OrderValidationError) as caught:
+        connect_orders(front.url).tearsheet(benchmark=benchmark)
+    assert caught.value.field == field
+    assert repr(benchmark) in str(caught.value)
+    assert front.seen == []
+
+
 def test_an_unfunded_history_says_what_to_do(
     front: AlpacaFront, connect_orders: Callable[[str], Orders]
 ) -> None:

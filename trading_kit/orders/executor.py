@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as urlquote
 from urllib.parse import urlsplit
 
@@ -52,6 +52,9 @@ from .spec import (
     decimal_text,
     to_decimal,
 )
+
+if TYPE_CHECKING:  # the analytics (plotly, empyrical) load only when a tear sheet is asked for
+    from ..analytics import TearSheet
 
 log = logging.getLogger("trading_kit")
 
@@ -686,7 +689,7 @@ class Orders:
         benchmark: bool | str | Iterable[str] = True,
         market: str | None = None,
         periods_per_year: float | None = None,
-    ) -> Any:
+    ) -> TearSheet:
         """A :class:`~trading_kit.analytics.TearSheet` of this paper account.
 
         The equity comes from :meth:`get_portfolio_history` (``period``, ``timeframe``,
@@ -701,6 +704,7 @@ class Orders:
         """
         from ..analytics import buy_and_hold, tearsheet  # plotly, empyrical: only when asked
 
+        named = _benchmark_symbols(benchmark)
         history = self.get_portfolio_history(
             period, timeframe, start=start, end=end, extended_hours=extended_hours
         )
@@ -719,16 +723,12 @@ class Orders:
         traded = sorted(set(fills.loc[in_period, "symbol"]))
         bar_timeframe = PORTFOLIO_TIMEFRAMES[str(history.attrs["timeframe"])][0]
         since = first - BAR_LEAD * window
-        reference: Any = None if benchmark is True else False
-        if not isinstance(benchmark, bool):
-            names = [benchmark] if isinstance(benchmark, str) else list(benchmark)
-            symbols = [_ticker(name) for name in names]
-            bars = self._bars_or_none(symbols, bar_timeframe, since, last)
-            if bars is not None:
-                capital = float(equity.iloc[0])
-                reference = buy_and_hold(bars, equity.index, capital).rename(
-                    "buy_and_hold_" + "_".join(symbols)
-                )
+        reference: pd.Series | bool | None = None if named is None else False
+        bars = self._bars_or_none(named or [], bar_timeframe, since, last)
+        if bars is not None:
+            reference = buy_and_hold(bars, equity.index, float(equity.iloc[0])).rename(
+                "buy_and_hold_" + "_".join(named or [])
+            )
         journal = self.history()
         journal = journal[journal["submitted_at"].between(opened, last)]
         return tearsheet(
@@ -876,6 +876,20 @@ def _decimal_or_none(record: Mapping[str, Any] | None, name: str) -> Decimal | N
     if not record or record.get(name) in (None, ""):
         return None
     return Decimal(str(record[name]))
+
+
+def _benchmark_symbols(benchmark: Any) -> list[str] | None:
+    """``None``: buy-and-hold of the traded symbols; ``[]``: no benchmark; else these."""
+    if isinstance(benchmark, bool):
+        return None if benchmark else []
+    names = [benchmark] if isinstance(benchmark, str) else benchmark
+    if not isinstance(names, Iterable) or isinstance(names, Mapping):
+        raise OrderValidationError(
+            f"benchmark={benchmark!r} must be True (buy-and-hold of the traded symbols), "
+            "False (none), or a symbol or list of symbols such as 'SPY'.",
+            field="benchmark",
+        )
+    return [_ticker(name) for name in names]
 
 
 def _portfolio_history_frame(record: Mapping[str, Any]) -> pd.DataFrame:
