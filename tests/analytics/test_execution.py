@@ -72,6 +72,9 @@ def test_slippage_by_symbol_side_type_and_hour(orders: Orders, exchange: Exchang
     assert table.loc["hour"]["orders"].to_dict() == {"10:00": 3, "11:00": 1}
     # the resting buy filled at or below its limit, under the mid it was sent against
     assert table.loc[("type", "limit"), "mean_bps"] < 0
+    # a row without a submission time is grouped as such, not dropped or an error
+    undated = history.assign(submitted_at=history["submitted_at"].where(history.index != later.id))
+    assert slippage_table(undated).loc["hour"]["orders"].to_dict() == {"10:00": 3, "unknown": 1}
 
 
 def test_limit_orders_fill_ratio_and_time_to_fill(orders: Orders, exchange: Exchange) -> None:

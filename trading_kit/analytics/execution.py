@@ -48,12 +48,14 @@ FINAL_STATUSES = frozenset({"filled", "canceled", "expired", "done_for_day", "re
 
 def slipped_orders(journal: Any) -> pd.DataFrame:
     """Journal rows that filled and had a quote at submission, with ``hour`` (New York
-    hour of submission, ``"09:00"``), ``traded_value`` and ``cost`` (dollars lost to
-    slippage) added."""
+    hour of submission, ``"09:00"``; ``"unknown"`` without a submission time),
+    ``traded_value`` and ``cost`` (dollars lost to slippage) added."""
     history = journal_frame(journal)
     rows = history[(history["filled_qty"] > 0) & history["arrival_price"].notna()].copy()
     submitted = pd.DatetimeIndex(rows["submitted_at"]).tz_convert(NEW_YORK)
-    rows["hour"] = pd.array([f"{h:02d}:00" for h in submitted.hour], dtype="str")
+    rows["hour"] = pd.array(
+        [f"{int(h):02d}:00" if h == h else "unknown" for h in submitted.hour], dtype="str"
+    )
     rows["traded_value"] = rows["filled_qty"] * rows["filled_avg_price"]
     rows["cost"] = rows["slippage"] * rows["filled_qty"]
     return rows
