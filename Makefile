@@ -39,6 +39,7 @@ bench: setup  ## benchmarks against alpaca-py's own path, same run
 	$(PY) bench/bench_market_data.py
 	$(PY) bench/bench_exchange.py
 	$(PY) bench/bench_assets.py
+	$(PY) bench/bench_tearsheet.py
 
 lint: setup
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -5,7 +5,8 @@
      ├── MarketDataError         bad data request, or the data API said no
      │    └── RateLimitError     still throttled after every retry
      ├── OrderValidationError    an order rejected locally; nothing was sent
-     └── OrderExecutionError     the broker (Alpaca or the local exchange) said no
+     ├── OrderExecutionError     the broker (Alpaca or the local exchange) said no
+     └── AnalyticsError          a tear sheet's inputs (equity, fills, prices) cannot be used
 
 Messages say what was wrong and what to do about it. They never contain a secret:
 errors that carry a server response keep only its status and message.
@@ -57,6 +58,15 @@ class OrderExecutionError(TradingKitError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+class AnalyticsError(TradingKitError):
+    """An equity series, fills, prices or journal handed to ``trading_kit.analytics`` is
+    unusable; ``argument`` names which one. Nothing was computed."""
+
+    def __init__(self, message: str, *, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 class StaleDataWarning(UserWarning):

@@ -19,11 +19,13 @@ loop re-sends ``POST /v2/orders`` after a 504.)
 from __future__ import annotations
 
 import logging
+import re
 import uuid
+import warnings
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as urlquote
 from urllib.parse import urlsplit
 
@@ -34,7 +36,7 @@ import pandas as pd
 from ..config import LOOPBACK_HOSTS
 from ..connection import http_stack
 from ..data.client import MarketData
-from ..errors import OrderExecutionError, OrderValidationError, TradingKitError
+from ..errors import AnalyticsError, OrderExecutionError, OrderValidationError, TradingKitError
 from ..http import HttpStack
 from ..rules import TICKER_HINT, on_tick, rfc3339, ticker, to_utc
 from . import frames
@@ -51,6 +53,9 @@ from .spec import (
     to_decimal,
 )
 
+if TYPE_CHECKING:  # the analytics (plotly, empyrical) load only when a tear sheet is asked for
+    from ..analytics import TearSheet
+
 log = logging.getLogger("trading_kit")
 
 #: Sends of one order at most: the first, and resends after the broker said it has none.
@@ -59,6 +64,20 @@ SUBMIT_ATTEMPTS = 3
 AMBIGUOUS_STATUSES = frozenset({500, 502, 503, 504})
 ORDER_STATUSES = ("open", "closed", "all")
 MAX_LIST = 500
+#: Portfolio history: a period is a count and a unit (days, weeks, months, years); each
+#: timeframe gives the bars to price it with and the length of its window.
+PORTFOLIO_PERIOD = re.compile(r"[1-9][0-9]*[DWMA]")
+PORTFOLIO_TIMEFRAMES = {
+    "1Min": ("1Min", pd.Timedelta(minutes=1)),
+    "5Min": ("5Min", pd.Timedelta(minutes=5)),
+    "15Min": ("15Min", pd.Timedelta(minutes=15)),
+    "1H": ("1Hour", pd.Timedelta(hours=1)),
+    "1D": ("1Day", pd.Timedelta(days=1)),
+}
+#: Bars fetched before the first equity window, so buy-and-hold has a price at its start
+#: across a weekend or a holiday.
+BAR_LEAD = 5
+ACTIVITY_PAGE = 100
 
 
 def _ambiguous(failure: OrderExecutionError) -> bool:
@@ -431,7 +450,9 @@ class Orders:
     def get_activities(self, activity_types: str = "FILL", *, page_size: int = 100) -> pd.DataFrame:
         """Account activities (fills by default), oldest first."""
         params = {"activity_types": activity_types, "page_size": page_size, "direction": "desc"}
-        return frames.activities_frame(self._call("GET", "/v2/account/activities", params=params))
+        newest_first = self._call("GET", "/v2/account/activities", params=params)
+        # reversed, fills at the same instant keep their execution order (FIFO needs it)
+        return frames.activities_frame(newest_first[::-1])
 
     def history(self, *, refresh: bool = True, all_venues: bool = False) -> pd.DataFrame:
         """Every order this journal has seen on this venue, oldest first, with slippage.
@@ -603,6 +624,180 @@ class Orders:
                 return None
             raise
 
+    # -- analytics (a tear sheet of this account) --------------------------------------
+    def get_portfolio_history(
+        self,
+        period: str | None = None,
+        timeframe: str | None = None,
+        *,
+        start: Any = None,
+        end: Any = None,
+        extended_hours: bool | None = None,
+    ) -> pd.DataFrame:
+        """The account's equity over time (``GET /v2/account/portfolio/history``).
+
+        ``period`` is a number and a unit (``D`` days, ``W`` weeks, ``M`` months, ``A``
+        years: ``"1M"``), ``timeframe`` one of ``PORTFOLIO_TIMEFRAMES``; left out, the
+        broker picks. Columns as alpaca-py's ``PortfolioHistory``: ``equity profit_loss
+        profit_loss_pct``, indexed by ``timestamp`` (UTC), which labels each window by
+        its start, as Alpaca does (the equity is the value at the window's end);
+        ``attrs`` holds ``base_value`` and ``timeframe``.
+        """
+        if period is not None and not (
+            isinstance(period, str) and PORTFOLIO_PERIOD.fullmatch(period.strip())
+        ):
+            raise OrderValidationError(
+                f"period={period!r} must be a number and a unit: D (days), W (weeks), "
+                "M (months) or A (years), e.g. '1M' or '1A'.",
+                field="period",
+            )
+        if timeframe is not None:
+            names = {name.lower(): name for name in PORTFOLIO_TIMEFRAMES}
+            text = str(timeframe).strip().lower()
+            if text not in names:
+                raise OrderValidationError(
+                    f"timeframe={timeframe!r} is not a portfolio history timeframe; use one "
+                    f"of {', '.join(PORTFOLIO_TIMEFRAMES)}.",
+                    field="timeframe",
+                )
+            timeframe = names[text]
+        if extended_hours is not None and not isinstance(extended_hours, bool):
+            raise OrderValidationError(
+                f"extended_hours={extended_hours!r} must be True or False.",
+                field="extended_hours",
+            )
+        params = {
+            "period": period.strip() if period else None,
+            "timeframe": timeframe,
+            "start": _rfc3339(start, "start"),
+            "end": _rfc3339(end, "end"),
+            "extended_hours": None if extended_hours is None else str(extended_hours).lower(),
+        }
+        query = {k: v for k, v in params.items() if v is not None}
+        return _portfolio_history_frame(
+            self._call("GET", "/v2/account/portfolio/history", params=query)
+        )
+
+    def tearsheet(
+        self,
+        period: str | None = "1M",
+        timeframe: str | None = "1D",
+        *,
+        start: Any = None,
+        end: Any = None,
+        extended_hours: bool | None = None,
+        benchmark: bool | str | Iterable[str] = True,
+        market: str | None = None,
+        periods_per_year: float | None = None,
+    ) -> TearSheet:
+        """A :class:`~trading_kit.analytics.TearSheet` of this paper account.
+
+        The equity comes from :meth:`get_portfolio_history` (``period``, ``timeframe``,
+        ``start``, ``end``, ``extended_hours`` as there), each value placed at the end
+        of its window; the fills are every fill of the account up to the last one (a
+        round trip closed in the period may have opened before it); prices are bars
+        of the symbols traded in the period; execution quality is from the journal's
+        orders submitted in the period. ``benchmark``: ``True`` for buy-and-hold of
+        the traded symbols, a symbol or symbols (``"SPY"``) for buy-and-hold of those,
+        ``False`` for none. ``market`` and ``periods_per_year`` as in
+        :func:`trading_kit.analytics.tearsheet`.
+        """
+        from ..analytics import buy_and_hold, tearsheet  # plotly, empyrical: only when asked
+
+        named = _benchmark_symbols(benchmark)
+        history = self.get_portfolio_history(
+            period, timeframe, start=start, end=end, extended_hours=extended_hours
+        )
+        equity, window = _window_ends(history)
+        if len(equity) < 2:
+            raise AnalyticsError(
+                f"the portfolio history has {len(equity)} funded equity value(s) for "
+                f"period={period!r}, timeframe={timeframe!r}; a tear sheet needs two. "
+                "Choose a longer period or a finer timeframe.",
+                argument="period",
+            )
+        first, last = equity.index[0], equity.index[-1]
+        opened = first - window  # the first window's start: its fills are in the period
+        fills = self._fills_until(last)
+        in_period = fills["transaction_time"].between(opened, last)
+        traded = sorted(set(fills.loc[in_period, "symbol"]))
+        bar_timeframe = PORTFOLIO_TIMEFRAMES[str(history.attrs["timeframe"])][0]
+        since = first - BAR_LEAD * window
+        reference: pd.Series | bool | None = None if named is None else False
+        bars = self._bars_or_none(named or [], bar_timeframe, since, last)
+        if bars is not None:
+            reference = buy_and_hold(bars, equity.index, float(equity.iloc[0])).rename(
+                "buy_and_hold_" + "_".join(named or [])
+            )
+        journal = self.history()
+        journal = journal[journal["submitted_at"].between(opened, last)]
+        return tearsheet(
+            equity,
+            fills=fills,
+            prices=self._bars_or_none(traded, bar_timeframe, since, last),
+            benchmark=reference,
+            journal=journal,
+            market=market,
+            periods_per_year=periods_per_year,
+        )
+
+    def _fills_until(self, until: pd.Timestamp) -> pd.DataFrame:
+        """Every fill of the account up to ``until``, oldest first, every page followed.
+
+        Alpaca pages activities by ``page_token`` (the last id seen). A broker that
+        ignores it answers the same page again: then the fills stop there, with a
+        warning that says so, rather than a loop.
+        """
+        records: dict[str, Any] = {}
+        token = None
+        while True:
+            params = {
+                "activity_types": "FILL",
+                "direction": "asc",
+                "page_size": ACTIVITY_PAGE,
+                "until": rfc3339(until),
+                "page_token": token,
+            }
+            page = (
+                self._call(
+                    "GET",
+                    "/v2/account/activities",
+                    params={k: v for k, v in params.items() if v is not None},
+                )
+                or []
+            )
+            fresh = [r for r in page if r.get("id") not in records]
+            records.update((r.get("id"), r) for r in fresh)
+            if len(page) < ACTIVITY_PAGE:
+                break
+            if not fresh:
+                warnings.warn(
+                    f"the broker answered the same page of fills again (it ignores "
+                    f"page_token): the tear sheet has the first {len(records)} fills only.",
+                    stacklevel=3,
+                )
+                break
+            token = page[-1]["id"]
+        fills = frames.activities_frame(list(records.values()))
+        return fills[fills["transaction_time"] <= until]
+
+    def _bars_or_none(
+        self, symbols: list[str], timeframe: str, start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame | None:
+        """Bars for the tear sheet's prices, or ``None`` (with a warning) when there are none."""
+        if not symbols:
+            return None
+        try:
+            bars = self._data.get_bars(symbols, timeframe, start, end, progress=False)
+        except TradingKitError as failure:
+            warnings.warn(
+                f"no bars for {', '.join(symbols)} ({failure}): the tear sheet goes on "
+                "without their prices (no trades chart, no buy-and-hold).",
+                stacklevel=3,
+            )
+            return None
+        return bars if len(bars) else None
+
 
 def _entry(qty: Any, side: str, limit_price: Any, stop_price: Any) -> dict[str, Any]:
     """Entry fields of a bracket or oto order from its optional limit and stop prices."""
@@ -681,3 +876,54 @@ def _decimal_or_none(record: Mapping[str, Any] | None, name: str) -> Decimal | N
     if not record or record.get(name) in (None, ""):
         return None
     return Decimal(str(record[name]))
+
+
+def _benchmark_symbols(benchmark: Any) -> list[str] | None:
+    """``None``: buy-and-hold of the traded symbols; ``[]``: no benchmark; else these."""
+    if isinstance(benchmark, bool):
+        return None if benchmark else []
+    names = [benchmark] if isinstance(benchmark, str) else benchmark
+    if not isinstance(names, Iterable) or isinstance(names, Mapping):
+        raise OrderValidationError(
+            f"benchmark={benchmark!r} must be True (buy-and-hold of the traded symbols), "
+            "False (none), or a symbol or list of symbols such as 'SPY'.",
+            field="benchmark",
+        )
+    return [_ticker(name) for name in names]
+
+
+def _portfolio_history_frame(record: Mapping[str, Any]) -> pd.DataFrame:
+    """Alpaca's portfolio history (parallel lists) as a frame indexed by ``timestamp``."""
+    try:
+        stamps = pd.to_datetime(list(record["timestamp"]), unit="s", utc=True)
+        data = {
+            name: np.array([frames.number(v) for v in record[name]], dtype="float64")
+            for name in ("equity", "profit_loss", "profit_loss_pct")
+        }
+        frame = pd.DataFrame(data, index=pd.DatetimeIndex(stamps, name="timestamp"))
+    except (KeyError, TypeError, ValueError) as failure:
+        raise OrderExecutionError(
+            "the broker's portfolio history is not Alpaca's shape (parallel lists "
+            f"timestamp, equity, profit_loss, profit_loss_pct of one length): {failure!r}"
+        ) from None
+    frame.attrs = {
+        "base_value": frames.number(record.get("base_value")),
+        "timeframe": record.get("timeframe"),
+    }
+    return frame
+
+
+def _window_ends(history: pd.DataFrame) -> tuple[pd.Series, pd.Timedelta]:
+    """The funded equity (leading empty or zero values dropped, as before the account
+    had money), each at the end of its window, and the window's length."""
+    timeframe = history.attrs.get("timeframe")
+    if timeframe not in PORTFOLIO_TIMEFRAMES:
+        raise OrderExecutionError(
+            f"the broker's portfolio history has timeframe={timeframe!r}, not one of "
+            f"{', '.join(PORTFOLIO_TIMEFRAMES)}."
+        )
+    window = PORTFOLIO_TIMEFRAMES[timeframe][1]
+    equity = history["equity"]
+    funded = (equity > 0).cummax()
+    equity = equity[funded].rename("equity")
+    return equity.set_axis(equity.index + window), window
