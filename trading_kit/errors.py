@@ -6,6 +6,7 @@
      │    └── RateLimitError     still throttled after every retry
      ├── OrderValidationError    an order rejected locally; nothing was sent
      ├── OrderExecutionError     the broker (Alpaca or the local exchange) said no
+     ├── StreamError             a websocket stream refused, failed or was asked nonsense
      └── AnalyticsError          a tear sheet's inputs (equity, fills, prices) cannot be used
 
 Messages say what was wrong and what to do about it. They never contain a secret:
@@ -57,6 +58,19 @@ class OrderExecutionError(TradingKitError):
     def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
+
+
+class StreamError(TradingKitError):
+    """A live stream could not do what was asked: a bad subscription, refused keys, a
+    server that closed, answered garbage or never answered.
+
+    ``code`` is Alpaca's stream error code when the server sent one (``405`` symbol
+    limit exceeded, ``406`` connection limit exceeded, …), else ``None``.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
         self.code = code
 
 

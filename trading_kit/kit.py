@@ -10,6 +10,7 @@ from .data import MarketData
 from .orders import Orders
 
 if TYPE_CHECKING:  # the widgets import plotly and ipywidgets: only when asked for
+    from .stream import Streams
     from .ui import Blotter, OrderTicket, PriceChart
 
 
@@ -27,6 +28,13 @@ class Kit:
         settings = self.data._stack.settings
         where = "local paper exchange" if settings.is_loopback else "Alpaca paper"
         return f"<Kit: {where} at {settings.trading_url}>"
+
+    @property
+    def stream(self) -> Streams:
+        """Live quotes, trades, bars and trade updates (one connection per stream)."""
+        from .stream import Streams
+
+        return Streams.of(self.data)
 
     def chart(self, symbol: str, timeframe: str = "5Min", **options: Any) -> PriceChart:
         """Candles and volume, with this account's open orders, fills and entry price."""
