@@ -20,12 +20,18 @@ import msgpack
 import pandas as pd
 import pytest
 import requests
-from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.exchange.conftest import HEADERS
-from trading_kit.exchange import Exchange, ManualClock, RealtimeClock, SimulatedMarket, start_exchange
+from trading_kit.exchange import (
+    Exchange,
+    ManualClock,
+    RealtimeClock,
+    SimulatedMarket,
+    start_exchange,
+)
 from trading_kit.exchange import streams as exchange_streams
 from trading_kit.exchange.server import RunningExchange
 
@@ -159,7 +165,12 @@ def test_messagepack_frames_carry_timestamps(
     day = rest(
         running_exchange, "/v2/stocks/bars", symbols="MSFT", timeframe="1Day", start="2024-03-05"
     )["bars"]["MSFT"][-1]
-    assert (daily["o"], daily["h"], daily["l"], daily["c"]) == (day["o"], day["h"], day["l"], day["c"])
+    assert (daily["o"], daily["h"], daily["l"], daily["c"]) == (
+        day["o"],
+        day["h"],
+        day["l"],
+        day["c"],
+    )
     client.close()
 
 
@@ -227,7 +238,9 @@ def test_requests_before_auth_get_alpacas_errors(
     client = Client(ws_url(running_exchange, "/v2/sip"))
     client.recv()
     client.send(message)
-    assert client.recv() == [{"T": "error", "code": code, "msg": exchange_streams.DATA_ERRORS[code]}]
+    assert client.recv() == [
+        {"T": "error", "code": code, "msg": exchange_streams.DATA_ERRORS[code]}
+    ]
     client.close()
 
 
@@ -243,10 +256,14 @@ def test_requests_before_auth_get_alpacas_errors(
         ({"action": "subscribe", "quotes": ["*"]}, 405),  # every symbol is more than 30
     ],
 )
-def test_bad_requests_after_auth(running_exchange: RunningExchange, message: Any, code: int) -> None:
+def test_bad_requests_after_auth(
+    running_exchange: RunningExchange, message: Any, code: int
+) -> None:
     client = data_client(running_exchange)
     client.send(message)
-    assert client.recv() == [{"T": "error", "code": code, "msg": exchange_streams.DATA_ERRORS[code]}]
+    assert client.recv() == [
+        {"T": "error", "code": code, "msg": exchange_streams.DATA_ERRORS[code]}
+    ]
     client.send({"action": "subscribe", "quotes": ["AAPL"]})  # the connection still works
     assert client.recv()[0]["quotes"] == ["AAPL"]
     client.close()
@@ -267,7 +284,9 @@ def test_sip_has_no_symbol_limit(running_exchange: RunningExchange) -> None:
     client.close()
 
 
-def test_a_second_connection_with_the_same_key_is_refused(running_exchange: RunningExchange) -> None:
+def test_a_second_connection_with_the_same_key_is_refused(
+    running_exchange: RunningExchange,
+) -> None:
     first = data_client(running_exchange)
     second = Client(ws_url(running_exchange, "/v2/sip"))  # iex and sip share the slot
     second.recv()

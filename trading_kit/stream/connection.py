@@ -1,10 +1,11 @@
 """One websocket to one stream of one account: open, authenticate, resubscribe, reconnect.
 
 Every connection of the process is read by one event loop on a daemon thread
-(:class:`StreamLoop`). That is what lets a notebook cell return at once while data
-keep arriving, keeps ``.df`` and the widgets current even while a cell is busy, and
-needs no ``nest_asyncio``: the kernel's own loop only ever runs the user's callbacks
-and ``async for`` bodies, handed over with ``call_soon_threadsafe``.
+(:class:`~trading_kit.stream.loops.StreamLoop`). That is what lets a notebook cell
+return at once while data keep arriving, keeps ``.df`` and the widgets current even
+while a cell is busy, and needs no ``nest_asyncio``: the kernel's own loop only ever
+runs the user's callbacks and ``async for`` bodies, handed over with
+``call_soon_threadsafe``.
 
 A dropped connection (closed, garbage, no pong) is reopened with exponential backoff
 and jitter (tenacity), then the subscriptions are sent again and the owner is told how
@@ -16,18 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import contextlib
 import logging
-import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgpack
 import orjson
 import pandas as pd
-from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, wait_exponential, wait_random
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
@@ -43,49 +42,6 @@ DEFAULT_TIMEOUT = 10.0  # seconds to connect, to be answered, to authenticate
 BACKOFF_INITIAL = 0.25
 BACKOFF_MAX = 30.0
 MAX_FRAME = 16 * 2**20
-
-
-class StreamLoop:
-    """The process's stream thread and its event loop (started on first use)."""
-
-    _instance: ClassVar[StreamLoop | None] = None
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="trading-kit-streams", daemon=True
-        )
-        self.thread.start()
-
-    @classmethod
-    def get(cls) -> StreamLoop:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls()
-            return cls._instance
-
-    @property
-    def here(self) -> bool:
-        return threading.current_thread() is self.thread
-
-    def run(self, work: Coroutine[Any, Any, T], timeout: float) -> T:
-        """Run ``work`` on the stream loop and wait for it (never from the loop itself)."""
-        if self.here:
-            work.close()
-            raise RuntimeError("StreamLoop.run() called from the stream thread; use spawn()")
-        future = asyncio.run_coroutine_threadsafe(work, self.loop)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise StreamError(
-                f"the stream did not answer within {timeout:g} s; check that the server is "
-                "reachable (nothing was left half-subscribed)."
-            ) from None
-
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
-        return asyncio.run_coroutine_threadsafe(work, self.loop)
 
 
 class _Quiet(logging.LoggerAdapter):
@@ -242,7 +198,7 @@ class Connection:
     async def _reconnect(self) -> None:
         initial, most = self.backoff
         retrying = AsyncRetrying(
-            wait=wait_exponential_jitter(initial=initial, max=most, jitter=initial),
+            wait=wait_exponential(multiplier=initial, max=most) + wait_random(0, initial),
             retry=retry_if_exception(lambda failure: isinstance(failure, _Dropped)),
             reraise=True,
         )

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..data.frames import FIELDS
 from ..errors import StreamError
+from .loops import StreamLoop
 from .protocol import nanoseconds
 
 log = logging.getLogger("trading_kit")
@@ -161,7 +162,7 @@ class _Delivery:
     """Callbacks and ``async for`` consumers, each fed on its own event loop."""
 
     def __init__(self) -> None:
-        self._handlers: list[tuple[Callable[[Any], Any], asyncio.AbstractEventLoop | None]] = []
+        self._handlers: list[tuple[Callable[[Any], Any], asyncio.AbstractEventLoop]] = []
         self._queues: list[tuple[asyncio.Queue, asyncio.AbstractEventLoop]] = []
         self.dropped = 0
 
@@ -170,7 +171,9 @@ class _Delivery:
         return bool(self._handlers or self._queues)
 
     def add_handler(self, handler: Callable[[Any], Any]) -> None:
-        self._handlers.append((handler, _running_loop()))
+        """``handler`` runs on the loop that registered it (the kernel's, in a notebook), or
+        on the callbacks thread when none was running: never on the socket thread."""
+        self._handlers.append((handler, _running_loop() or StreamLoop.get("callbacks").loop))
 
     def add_queue(self, queue: asyncio.Queue, loop: asyncio.AbstractEventLoop) -> None:
         self._queues.append((queue, loop))
@@ -180,9 +183,7 @@ class _Delivery:
 
     def deliver(self, records: Sequence[Any]) -> None:
         for handler, loop in list(self._handlers):
-            if loop is None:
-                _call(handler, records)
-            elif not loop.is_closed():
+            if not loop.is_closed():
                 loop.call_soon_threadsafe(_call, handler, records)
         for queue, loop in list(self._queues):
             if not loop.is_closed():

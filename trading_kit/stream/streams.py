@@ -28,8 +28,9 @@ import pandas as pd
 
 from ..errors import StreamError, TradingKitError
 from . import protocol
-from .connection import DEFAULT_TIMEOUT, Connection, DataProtocol, StreamLoop, TradingProtocol
+from .connection import DEFAULT_TIMEOUT, Connection, DataProtocol, TradingProtocol
 from .live import BarFrame, LiveFrame, MarketFrame, TradeUpdate, TradeUpdateFrame
+from .loops import StreamLoop
 
 log = logging.getLogger("trading_kit")
 
