@@ -13,6 +13,7 @@ def test_public_names() -> None:
         "TIMEFRAMES",
         "CacheWarning",
         "ConfigError",
+        "JournalError",
         "Kit",
         "MarketData",
         "MarketDataError",
@@ -36,6 +37,7 @@ def test_every_error_is_a_trading_kit_error() -> None:
         tk.RateLimitError,
         tk.OrderValidationError,
         tk.OrderExecutionError,
+        tk.JournalError,
     ):
         assert issubclass(error, tk.TradingKitError)
 

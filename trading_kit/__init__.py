@@ -10,6 +10,7 @@ from .data import TIMEFRAMES, MarketData
 from .errors import (
     CacheWarning,
     ConfigError,
+    JournalError,
     MarketDataError,
     OrderExecutionError,
     OrderValidationError,
@@ -24,6 +25,7 @@ __all__ = [
     "TIMEFRAMES",
     "CacheWarning",
     "ConfigError",
+    "JournalError",
     "Kit",
     "MarketData",
     "MarketDataError",

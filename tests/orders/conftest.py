@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -30,16 +31,18 @@ class Proxy:
     time: ``"drop"`` forwards the request and then closes the connection without an
     answer (the order exists; the client never hears so: the ambiguous failure
     idempotent submission must survive), ``"lose"`` closes it without forwarding
-    (the request never arrived), ``"hide"`` answers 404 without forwarding, and an
-    int forwards and then answers with that status (a gateway's 504).
+    (the request never arrived), ``"hide"`` answers 404 without forwarding, an int
+    forwards and then answers with that status (a gateway's 504), ``"hold"``
+    forwards, sets ``held`` and keeps the answer until ``release`` is set (a client
+    killed while it waits), and a callable forwards, is called, then answers.
     """
 
-    def __init__(
-        self, target: str, faults: dict[tuple[str, str], list[str | int]] | None = None
-    ) -> None:
+    def __init__(self, target: str, faults: dict[tuple[str, str], list[Any]] | None = None) -> None:
         self.target = urlsplit(target)
         self.faults = {key: list(actions) for key, actions in (faults or {}).items()}
         self.requests: list[tuple[str, str]] = []
+        self.held = threading.Event()
+        self.release = threading.Event()
         self._lock = threading.Lock()
         proxy = self
 
@@ -86,6 +89,13 @@ class Proxy:
                 if action == "drop":
                     self.close_connection = True
                     return
+                if action == "hold":
+                    proxy.held.set()
+                    proxy.release.wait(60)
+                    self.close_connection = True
+                    return
+                if callable(action):
+                    action()
                 if isinstance(action, int):
                     self._answer(action, "Gateway Timeout", [], b"upstream timed out")
                     return
@@ -111,6 +121,7 @@ class Proxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
