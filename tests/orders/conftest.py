@@ -4,6 +4,8 @@ asked, connection-dropping) proxy in front of it, and ``Orders`` bound to either
 from __future__ import annotations
 
 import http.client
+import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -176,3 +178,57 @@ def orders(running: RunningExchange, new_orders: Callable[..., Orders]) -> Order
 def proxy(running: RunningExchange) -> Iterator[Proxy]:
     with Proxy(running.url) as p:
         yield p
+
+
+class SmallDisk:
+    """A real filesystem a test can fill up and free again (the disk-full cases).
+
+    As root, a 4 MB tmpfs mounted at ``path``; as another user, a directory made
+    read-only, which fails writes the same way. ``fill()`` and ``free()`` switch it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir()
+        self.mounted = False
+        if os.geteuid() == 0:
+            done = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(path)],
+                capture_output=True,
+            )
+            if done.returncode != 0:
+                pytest.skip("needs a tmpfs mount (root without CAP_SYS_ADMIN cannot fill a disk)")
+            self.mounted = True
+
+    def fill(self) -> None:
+        if not self.mounted:
+            for item in (self.path, *self.path.iterdir()):
+                item.chmod(0o500 if item.is_dir() else 0o400)
+            return
+        with open(self.path / "ballast", "wb") as ballast:
+            try:
+                while True:
+                    ballast.write(b"\0" * 65536)
+                    ballast.flush()
+            except OSError:
+                pass
+
+    def free(self) -> None:
+        if not self.mounted:
+            for item in (self.path, *self.path.iterdir()):
+                item.chmod(0o700 if item.is_dir() else 0o600)
+            return
+        (self.path / "ballast").unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.path)], check=False)
+        else:
+            self.free()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    disk = SmallDisk(tmp_path / "disk")
+    yield disk
+    disk.close()

@@ -250,11 +250,11 @@ class Orders:
         body = spec.to_alpaca_json()
         client_id = body["client_order_id"]
         try:
-            known = self.journal.intent(client_id) is not None
+            intent = self.journal.intent(client_id)
         except JournalError as failure:
             raise _not_sent(client_id, failure) from None
-        if known:
-            existing = self._existing_order(body)
+        if intent is not None:
+            existing = self._existing_order(body, quote=intent.quote)
             if existing is not None:
                 return existing
         context, state, quote = self._context(spec)
@@ -609,10 +609,16 @@ class Orders:
             status=lost.status if lost else None,
         )
 
-    def _existing_order(self, body: Mapping[str, Any], *, record: bool = False) -> Any:
+    def _existing_order(
+        self,
+        body: Mapping[str, Any],
+        *,
+        quote: SubmissionQuote | None = None,
+        record: bool = False,
+    ) -> Any:
         """The broker's order with ``body``'s client order id, if it is this same request.
 
-        Returned as an ``Order`` (and journaled), or as the raw record when ``record``;
+        Returned as an ``Order`` (journaled with ``quote``), or as the raw record when ``record``;
         ``None`` when the broker has none. An order that differs is an error: the client
         order id was reused for another order.
         """
@@ -635,7 +641,7 @@ class Orders:
             "trading_kit: order %s was already placed (before a restart?); returning it.",
             client_id,
         )
-        self._journal_submitted(found, None)
+        self._journal_submitted(found, quote)
         return Order.from_json(found)
 
     def _journal_submitted(
