@@ -163,11 +163,12 @@ class RetryingAdapter(HTTPAdapter):
         if response.status_code in RETRY_STATUSES:
             raise _RetryableStatus(response)
         if 200 <= response.status_code < 300:
-            problem = _body_problem(body, answer)
+            decoded, problem = decode_body(body, answer)
             if problem is not None:
                 raise _BadAnswer(
                     self.settings.redact(f"HTTP {response.status_code} with {problem}")
                 )
+            response.json_body = decoded  # type: ignore[attr-defined]  # decoded once
         return response
 
     def _wait(self, state: RetryCallState) -> float:
@@ -204,8 +205,8 @@ def _failure_kind(failure: BaseException) -> routes.Failure | None:
     return None
 
 
-def _body_problem(body: bytes, answer: routes.Answer) -> str | None:
-    """What is wrong with a 2xx body, read as JSON (``None`` when it is well formed)."""
+def decode_body(body: bytes, answer: routes.Answer) -> tuple[Any, str | None]:
+    """A 2xx body decoded as JSON, and what is wrong with it (``None`` when well formed)."""
     empty = not body.strip()
     decoded: Any = None
     if not empty:
@@ -214,8 +215,8 @@ def _body_problem(body: bytes, answer: routes.Answer) -> str | None:
         except orjson.JSONDecodeError:
             start = body.lstrip()[:40].decode("utf-8", "replace")
             kind = "HTML" if start.startswith("<") else "a body that is not JSON, or cut short"
-            return f"{kind} ({len(body)} bytes, starting {start!r})"
-    return routes.answer_problem(answer, decoded, empty)
+            return None, f"{kind} ({len(body)} bytes, starting {start!r})"
+    return decoded, routes.answer_problem(answer, decoded, empty)
 
 
 def _retry_after_seconds(response: requests.Response) -> float | None:
@@ -473,6 +474,27 @@ class HttpStack:
         if response.status_code >= 400:
             raise _http_error(method, path, response, error, self.settings)
         return response
+
+    def json(self, response: requests.Response, error: type[ServerError] = MarketDataError) -> Any:
+        """The JSON body of a response from :meth:`request`, decoded once.
+
+        A fresh answer was decoded (and checked) as it arrived; one from the cache is
+        decoded now. A cached body that cannot be read (stored before bodies were
+        checked) is dropped from the cache and reported, so the next call asks again.
+        """
+        if hasattr(response, "json_body"):
+            return response.json_body
+        path = urlsplit(response.url).path
+        decoded, problem = decode_body(response.content, routes.route("GET", path)[1])
+        if problem is None:
+            return decoded
+        key = getattr(response, "cache_key", None)
+        if key:
+            self.session().cache.delete(key)
+        raise error(
+            f"The cached answer to GET {path} cannot be read ({problem}); it was dropped "
+            "from the cache, so the next call asks the server again."
+        )
 
     def _send_with_cache(
         self, method: str, url: str, params: Any, json: Any, expire: Any

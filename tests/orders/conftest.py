@@ -36,7 +36,8 @@ class Proxy:
     (the request never arrived), ``"hide"`` answers 404 without forwarding, an int
     forwards and then answers with that status (a gateway's 504), ``"hold"``
     forwards, sets ``held`` and keeps the answer until ``release`` is set (a client
-    killed while it waits), and a callable forwards, is called, then answers.
+    killed while it waits), a callable forwards, is called, then answers, and bytes
+    forward and then answer 200 with those bytes as the body.
     """
 
     def __init__(self, target: str, faults: dict[tuple[str, str], list[Any]] | None = None) -> None:
@@ -98,6 +99,9 @@ class Proxy:
                     return
                 if callable(action):
                     action()
+                if isinstance(action, bytes):
+                    self._answer(200, "OK", [("Content-Type", "application/json")], action)
+                    return
                 if isinstance(action, int):
                     self._answer(action, "Gateway Timeout", [], b"upstream timed out")
                     return

@@ -109,3 +109,27 @@ def test_cancel_of_a_filled_order_after_a_lost_answer_stays_an_error(
         assert proxy.count("DELETE", path) == 2
     assert caught.value.status == 422
     assert direct.get_order(filled.id).status == "filled"
+
+
+@pytest.mark.parametrize("body", [b"[]", b"null", b"<html>proxy error</html>", b'{"id": '])
+def test_a_bad_account_body_is_an_execution_error_naming_the_path(
+    running: RunningExchange, new_orders: Callable[..., Orders], body: bytes
+) -> None:
+    with Proxy(running.url, {("GET", "/v2/account"): [body] * 3}) as proxy:
+        with pytest.raises(OrderExecutionError) as caught:
+            new_orders(proxy.url).get_account()
+        assert proxy.count("GET", "/v2/account") == 3  # retried like a 5xx
+    assert "GET /v2/account failed after 3 attempt(s): the answer was not well formed" in str(
+        caught.value
+    )
+
+
+def test_an_order_whose_answer_is_unreadable_is_found_not_placed_again(
+    running: RunningExchange, new_orders: Callable[..., Orders]
+) -> None:
+    with Proxy(running.url, {("POST", "/v2/orders"): [b"<html>gateway</html>"]}) as proxy:
+        order = new_orders(proxy.url).place_order(
+            "AAPL", qty=2, side="buy", client_order_id="garbled-1"
+        )
+        assert proxy.count("POST", "/v2/orders") == 1
+    assert order.client_order_id == "garbled-1" and len(running.exchange.engine.orders) == 1

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import orjson
 import pandas as pd
 import requests
 from alpaca.data.enums import Adjustment, DataFeed
@@ -211,7 +210,7 @@ class MarketData:
             "feed": _choice(feed, DataFeed, "feed") if feed else self.feed,
         }
         response = self._get(f"/v2/stocks/{endpoint}", params, use_cache)
-        return orjson.loads(response.content), [response]
+        return self._stack.json(response), [response]
 
     def _series(
         self,
@@ -264,7 +263,10 @@ class MarketData:
                 response = self._get(f"/v2/stocks/{kind}", query, use_cache)
                 responses.append(response)
                 page = self._stack.memo.get_or_make(
-                    kind, response.content, lambda body: frames.decode_page(kind, body), _rows
+                    kind,
+                    response.content,
+                    lambda _, r=response: frames.decode_page(kind, self._stack.json(r)),
+                    _rows,
                 )
                 pages.append(page)
                 count = page.rows

@@ -28,7 +28,6 @@ from urllib.parse import quote as urlquote
 from urllib.parse import urlsplit
 
 import numpy as np
-import orjson
 import pandas as pd
 
 from ..config import LOOPBACK_HOSTS
@@ -575,7 +574,7 @@ class Orders:
             use_cache=False,
             error=OrderExecutionError,
         )
-        return orjson.loads(response.content) if response.content else None
+        return self._stack.json(response, OrderExecutionError)
 
     def _post_order(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST the order; after a lost answer, find it by client order id before resending."""
