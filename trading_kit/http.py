@@ -57,6 +57,7 @@ from .config import Settings
 from .deadline import Deadline, DeadlineExceeded, watched, watched_pools
 from .errors import CacheWarning, MarketDataError, OrderExecutionError, RateLimitError
 from .rate_limit import RateLimiter, RateLimitStatus
+from .rules import create_private
 
 log = logging.getLogger("trading_kit")
 T = TypeVar("T")
@@ -402,6 +403,7 @@ class HttpStack:
         path = Path(self.settings.cache_path)
         with self._open_lock:
             path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)  # holds account data: readable by its owner only
             backend = SQLiteCache(path, wal=True, busy_timeout=30_000)
             backend.responses.count()  # reads the file: a corrupt one fails here
         return backend
