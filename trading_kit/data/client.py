@@ -17,7 +17,7 @@ from ..connection import http_stack
 from ..errors import MarketDataError, StaleDataWarning
 from ..http import HttpStack
 from ..rate_limit import RateLimitStatus
-from ..rules import TICKER_HINT, rfc3339, ticker, to_utc
+from ..rules import EARLIEST, TICKER_HINT, rfc3339, ticker, to_utc, user_time
 from . import frames
 from .timeframes import default_lookback, parse_timeframe, span_for
 
@@ -106,12 +106,9 @@ class MarketData:
         latest_first = start_ts is None and limit is not None
         if start_ts is None:
             base = end_ts if end_ts is not None else pd.Timestamp.now(tz="UTC")
-            span = span_for(frame, limit) if latest_first else default_lookback(frame)
-            start_ts = (base - span).normalize()
+            start_ts = _lookback_start(frame, limit, base)
         if end_ts is not None and start_ts > end_ts:
-            raise MarketDataError(
-                f"start {start_ts.isoformat()} is after end {end_ts.isoformat()}; swap them."
-            )
+            raise MarketDataError(f"start={start!r} is after end={end!r}; swap them.")
         params = {
             "timeframe": frame,
             "start": rfc3339(start_ts),
@@ -193,9 +190,7 @@ class MarketData:
         if start_ts is None:
             raise MarketDataError("start is required for historical quotes and trades.")
         if end_ts is not None and start_ts > end_ts:
-            raise MarketDataError(
-                f"start {start_ts.isoformat()} is after end {end_ts.isoformat()}; swap them."
-            )
+            raise MarketDataError(f"start={start!r} is after end={end!r}; swap them.")
         return {
             "start": rfc3339(start_ts),
             "end": rfc3339(end_ts),
@@ -330,8 +325,27 @@ def _age(age: pd.Timedelta) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _lookback_start(frame: str, limit: int | None, base: pd.Timestamp) -> pd.Timestamp:
+    """Where a request without ``start`` begins: far enough back for ``limit`` bars
+    (never before 1970, however large the limit), else the timeframe's default span."""
+    try:
+        span = span_for(frame, limit) if limit is not None else default_lookback(frame)
+        start = (base - span).normalize()
+    except (OverflowError, ValueError):  # a limit reaching back past any calendar
+        return EARLIEST
+    return max(start, EARLIEST)
+
+
 def _symbols(symbols: str | Iterable[str]) -> list[str]:
-    items = symbols.split(",") if isinstance(symbols, str) else list(symbols)
+    if isinstance(symbols, str):
+        items: list[Any] = symbols.split(",")
+    elif isinstance(symbols, Iterable) and not isinstance(symbols, (bytes, Mapping)):
+        items = list(symbols)
+    else:
+        raise MarketDataError(
+            f"symbols={symbols!r} is not a ticker or a list of tickers; "
+            "pass e.g. 'AAPL', 'AAPL,MSFT' or ['AAPL', 'MSFT']."
+        )
     names: list[str] = []
     for item in items:
         name = ticker(item)
@@ -364,15 +378,9 @@ def _timestamp(value: TimeLike | None, name: str) -> pd.Timestamp | None:
     if value is None:
         return None
     try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        stamp = None
-    if stamp is None or pd.isna(stamp):
-        raise MarketDataError(
-            f"{name}={value!r} is not a date or time; use e.g. '2024-01-02', "
-            "'2024-01-02T14:30:00Z', a datetime or a pandas Timestamp."
-        )
-    return to_utc(stamp)
+        return user_time(value)
+    except ValueError as why:
+        raise MarketDataError(f"{name}={value!r} {why}.") from None
 
 
 def _choice(value: Any, enum: Any, name: str) -> str:

@@ -18,6 +18,7 @@ loop re-sends ``POST /v2/orders`` after a 504.)
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Iterable, Mapping
@@ -35,7 +36,7 @@ from ..connection import http_stack
 from ..data.client import MarketData
 from ..errors import JournalError, OrderExecutionError, OrderValidationError, TradingKitError
 from ..http import HttpStack
-from ..rules import TICKER_HINT, on_tick, rfc3339, ticker, to_utc
+from ..rules import TICKER_HINT, on_tick, rfc3339, ticker, user_time
 from . import frames
 from .checks import IMMEDIATE_TIFS, MarketContext, PreTradeChecks, Quote, run_checks
 from .frames import Account, Order
@@ -122,7 +123,7 @@ class Orders:
         )
         self._data = MarketData(stack=self._stack)
         self.checks = PreTradeChecks.coerce(checks)
-        self.risk = RiskLimits(**risk) if isinstance(risk, Mapping) else (risk or RiskLimits())
+        self.risk = _risk_limits(risk)
         settings = self._stack.settings
         host = urlsplit(settings.trading_url).hostname or "broker"
         venue = "local" if host in LOOPBACK_HOSTS else host
@@ -768,6 +769,26 @@ class Orders:
             raise
 
 
+def _risk_limits(risk: RiskLimits | Mapping[str, Any] | None) -> RiskLimits:
+    """``risk=`` as given to ``Orders``/``connect``: limits, a dict of them, or ``None``."""
+    if risk is None or isinstance(risk, RiskLimits):
+        return risk or RiskLimits()
+    names = [f.name for f in dataclasses.fields(RiskLimits)]
+    if not isinstance(risk, Mapping):
+        raise OrderValidationError(
+            f"risk={risk!r} is not a RiskLimits or a dict of limits ({', '.join(names)}).",
+            field="risk",
+        )
+    unknown = sorted(str(k) for k in risk if k not in names)
+    if unknown:
+        raise OrderValidationError(
+            f"risk={dict(risk)!r} has unknown limit(s) {', '.join(unknown)}; "
+            f"the limits are {', '.join(names)}.",
+            field="risk",
+        )
+    return RiskLimits(**risk)
+
+
 def _not_sent(client_id: str, failure: JournalError) -> JournalError:
     return JournalError(f"Order {client_id} was not sent: {failure} Nothing was placed.")
 
@@ -855,12 +876,9 @@ def _rfc3339(value: Any, name: str) -> str | None:
     if value is None:
         return None
     try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        stamp = None
-    if stamp is None or pd.isna(stamp):
-        raise OrderValidationError(f"{name}={value!r} is not a date or time.", field=name)
-    return rfc3339(to_utc(stamp))
+        return rfc3339(user_time(value))
+    except ValueError as why:
+        raise OrderValidationError(f"{name}={value!r} {why}.", field=name) from None
 
 
 def _decimal_or_none(record: Mapping[str, Any] | None, name: str) -> Decimal | None:
