@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -113,6 +114,36 @@ class Proxy:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._gate: socket.socket | None = None
+        self._shut = False
+
+    def shut(self, how: str) -> None:
+        """Make connecting fail until :meth:`open`: ``"refuse"`` (nothing listens) or
+        ``"timeout"`` (the accept queue is full, so a connect hangs: a connect timeout).
+        Call it before entering the ``with`` block; serving starts at ``open()``."""
+        self._shut = True
+        listener = self.server.socket
+        if how == "refuse":
+            listener.close()  # the port stays bound by a socket that does not listen
+            gate = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            gate.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            gate.bind(self.server.server_address)
+            self.server.socket = gate
+        else:
+            listener.listen(0)  # Linux then queues one connection and drops further SYNs
+            self._gate = socket.create_connection(self.server.server_address)
+
+    def open(self) -> None:
+        """Let connections in again (see :meth:`shut`)."""
+        if not self._shut:
+            return
+        self._shut = False
+        if self._gate is not None:
+            self.server.socket.accept()[0].close()
+            self._gate.close()
+            self._gate = None
+        self.server.socket.listen(128)
+        self._thread.start()
 
     def count(self, method: str | None = None, path: str | None = None) -> int:
         with self._lock:
@@ -123,13 +154,17 @@ class Proxy:
             )
 
     def __enter__(self) -> Proxy:
-        self._thread.start()
+        if not self._shut:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release.set()
-        self.server.shutdown()
+        if self._thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()
+        if self._gate is not None:
+            self._gate.close()
 
 
 def make_stack(url: str, tmp_path: Path) -> HttpStack:
