@@ -183,9 +183,10 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _config(exchange: Exchange, idle_timeout: float) -> uvicorn.Config:
+def uvicorn_config(app: ASGIApp, idle_timeout: float = IDLE_TIMEOUT) -> uvicorn.Config:
+    """How every exchange is served: loopback Host only, idle connections closed, no logs."""
     return uvicorn.Config(
-        LoopbackHostMiddleware(create_app(exchange)),
+        LoopbackHostMiddleware(app),
         http=_IdleClosingProtocol,
         timeout_keep_alive=idle_timeout,  # type: ignore[arg-type]
         log_level="warning",
@@ -219,7 +220,7 @@ class RunningExchange:
         self.url = url_of(self._sock)
         self.host, self.port = self._sock.getsockname()[:2]
         self._lock = lock
-        self._server = uvicorn.Server(_config(exchange, idle_timeout))
+        self._server = uvicorn.Server(uvicorn_config(create_app(exchange), idle_timeout))
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._sock]},
@@ -293,7 +294,7 @@ def serve(
     ``lock``, the claim on the exchange's state file, is released when serving ends.
     """
     sock = sock if sock is not None else bind(host, port)
-    server = uvicorn.Server(_config(exchange, IDLE_TIMEOUT))
+    server = uvicorn.Server(uvicorn_config(create_app(exchange)))
     try:
         server.run(sockets=[sock])
     finally:
