@@ -169,3 +169,30 @@ def test_journal_file_is_private(
     orders.place_order("AAPL", qty=1, side="buy")
     for path in orders.journal.path.parent.glob(orders.journal.path.name + "*"):
         assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"notional": 250, "side": "buy"},
+        {"qty": 1, "side": "sell", "type": "trailing_stop", "trail_percent": 5},
+        {"qty": 1, "side": "buy", "type": "limit", "limit_price": 1, "extended_hours": True},
+        {
+            "qty": 1,
+            "side": "buy",
+            "type": "limit",
+            "limit_price": 1,
+            "order_class": "bracket",
+            "take_profit_limit_price": 2,
+            "stop_loss_stop_price": "0.5",
+        },
+    ],
+    ids=["notional", "trailing_stop", "extended_limit", "bracket"],
+)
+def test_a_rerun_of_any_order_returns_the_same_order(orders: Orders, fields: dict) -> None:
+    """What the broker works out itself (a trailing stop's stop, a filled notional's qty)
+    does not make the same request look like another one."""
+    first = orders.place_order("AAPL", client_order_id="again-1", **fields)
+    second = orders.place_order("AAPL", client_order_id="again-1", **fields)
+    assert second.id == first.id
+    assert len(orders.get_orders("all").query("client_order_id == 'again-1'")) == 1

@@ -698,9 +698,9 @@ class Orders:
             if failure.status == 404:
                 return None
             raise OrderExecutionError(
-                f"Could not tell whether order {client_id} was placed: the submission got no "
-                f"answer and the lookup failed ({failure}). Check with "
-                f"orders.get_order_by_client_id({client_id!r}) before placing it again.",
+                f"Could not tell whether order {client_id} was placed: looking it up failed "
+                f"({failure}). Check with orders.get_order_by_client_id({client_id!r}) "
+                "before placing it again.",
                 status=failure.status,
                 code=failure.code,
             ) from None
@@ -794,16 +794,20 @@ def _not_sent(client_id: str, failure: JournalError) -> JournalError:
 
 
 def _differences(body: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
-    """Fields of an order request that the broker's order with its client id does not match."""
+    """Fields of an order request that the broker's order with its client id does not match.
+
+    Only what the request says is compared: the broker adds what it works out itself
+    (a trailing stop's stop price, a notional order's quantity once filled).
+    """
     differences = []
     for name in COMPARED_FIELDS:
         asked, has = body.get(name), record.get(name)
         if name == "order_class":
             asked, has = asked or "simple", has or "simple"
-        if asked is None and has in (None, ""):
+        if asked is None:
             continue
         try:
-            same = asked is not None and has is not None and Decimal(asked) == Decimal(has)
+            same = has is not None and Decimal(asked) == Decimal(has)
         except (ArithmeticError, TypeError, ValueError):
             same = str(asked).lower() == str(has).lower()
         if not same:
