@@ -114,14 +114,17 @@ def _start_local_exchange(db_path: Path) -> Any:
     from .exchange.server import RunningExchange, bind
 
     sock = bind("127.0.0.1", 0)
+    lock = None
     try:
         lock = ExchangeLock.acquire(db_path)
-    except BaseException:
+        market = SimulatedMarket(hours=MarketHours(always_open=True))
+        exchange = Exchange(market, RealtimeClock(), db_path=db_path)
+        running = RunningExchange(exchange, sock=sock, lock=lock)
+    except BaseException:  # nothing half-started: free the port and the state file
         sock.close()
+        if lock is not None:
+            lock.release()
         raise
-    market = SimulatedMarket(hours=MarketHours(always_open=True))
-    exchange = Exchange(market, RealtimeClock(), db_path=db_path)
-    running = RunningExchange(exchange, sock=sock, lock=lock)
     log.warning(
         "trading_kit: no Alpaca keys or URLs configured, so requests go to the local "
         "paper exchange at %s (simulated prices, always open; state in %s). "

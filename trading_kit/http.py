@@ -4,11 +4,12 @@ Layers, outermost first::
 
     HttpStack.request      picks the cache TTL (cache_policy), turns failures into our errors
       └─ CachedSession     requests-cache on SQLite, one session per thread
-          └─ RetryingAdapter   rate limiter + tenacity retries + timeouts, network only
+          └─ RetryingAdapter   rate limiter + tenacity retries (as routes allow) + the
+                               call's deadline + each answer read whole and checked
 
-The limiter and the retries live in the transport adapter, below the cache, so a cache
-hit never spends the rate budget and stale-if-error only answers once every retry
-has failed.
+The limiter, the retries and the answer check live in the transport adapter, below the
+cache, so a cache hit never spends the rate budget, a malformed answer never reaches
+the cache, and stale-if-error only answers once every retry has failed.
 
 Why our own requests rather than alpaca-py's clients: alpaca-py owns a private
 ``requests.Session`` with no timeout and a fixed-sleep retry loop of its own (four

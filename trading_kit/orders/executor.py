@@ -4,7 +4,8 @@ The path of one order::
 
     OrderSpec (pure validation)  ->  MarketContext (account, clock, asset, position,
     quote: only what the enabled checks need)  ->  pre-trade checks and risk rules
-    ->  idempotent POST /v2/orders  ->  journal (with the quote)  ->  Order
+    ->  journal the intent (body, quote)  ->  idempotent POST /v2/orders
+    ->  journal the order  ->  Order
 
 Every request goes through the shared HTTP stack (rate limiter, retries), never
 cached. The stack retries a POST only when it surely never arrived; when the answer
@@ -13,7 +14,12 @@ may not exist, so the executor asks the broker for the order's client order id
 before sending it again, and a resend carries the same id, which the broker refuses
 to use twice. A retried submission therefore never makes a second order. (This is
 why the executor does not go through alpaca-py's ``TradingClient``: its own retry
-loop re-sends ``POST /v2/orders`` after a 504.)
+loop re-sends ``POST /v2/orders`` after a 504.) The same client order id after a
+kernel restart returns the order placed before it (see ``submit``).
+
+Closing a position creates an order the client cannot name in advance, so a lost
+answer there is settled by reading the symbol's orders, never by sending it again;
+a lost cancel is settled by reading the order.
 """
 
 from __future__ import annotations
@@ -414,7 +420,7 @@ class Orders:
             log.warning(
                 "trading_kit: the close of %s had no clear answer; found its order.", symbol
             )
-        self._journal_submitted(record, quote, event="close_position")
+        self._journal_submitted(record, quote, event="close_position", intended=False)
         return Order.from_json(record)
 
     def close_all_positions(self, cancel_orders: bool = False) -> pd.DataFrame:
@@ -428,7 +434,7 @@ class Orders:
         for result in results:
             body = result.get("body")
             if isinstance(body, dict) and "client_order_id" in body:
-                self._journal_submitted(body, None, event="close_position")
+                self._journal_submitted(body, None, event="close_position", intended=False)
         return _results_frame(results, "symbol")
 
     # -- reading ----------------------------------------------------------------------
@@ -645,18 +651,32 @@ class Orders:
         return Order.from_json(found)
 
     def _journal_submitted(
-        self, record: Mapping[str, Any], quote: SubmissionQuote | None, event: str = "submitted"
+        self,
+        record: Mapping[str, Any],
+        quote: SubmissionQuote | None,
+        event: str = "submitted",
+        *,
+        intended: bool = True,
     ) -> None:
-        """Record an order the broker has; a journal failure is logged, never hides it."""
+        """Record an order the broker has; a journal failure is logged, never hides it.
+
+        ``intended``: the journal holds the request's intent, so it can catch up later.
+        """
         try:
             self.journal.submitted(record, quote, event=event)
         except JournalError as failure:
+            later = (
+                " The journal still has its intent; history() completes it once the journal "
+                "is writable again."
+                if intended
+                else ""
+            )
             log.warning(
-                "trading_kit: order %s (%s) was placed, but %s The journal still has its "
-                "intent; history() completes it once the journal is writable again.",
+                "trading_kit: order %s (%s) was placed, but %s%s",
                 record.get("id"),
                 record.get("client_order_id"),
                 failure,
+                later,
             )
 
     def _observe(self, records: Iterable[Mapping[str, Any]], event: str | None = None) -> None:
