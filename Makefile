@@ -40,6 +40,7 @@ bench: setup  ## benchmarks against alpaca-py's own path, same run
 	$(PY) bench/bench_exchange.py
 	$(PY) bench/bench_assets.py
 	$(PY) bench/bench_tearsheet.py
+	$(PY) bench/bench_exchange_load.py
 
 lint: setup
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -3,8 +3,9 @@
 It speaks Alpaca's wire format (bars, latest quotes/trades, snapshots, pagination with
 ``next_page_token``, ``X-RateLimit-*`` headers, ``{"code","message"}`` errors) and can
 be told to misbehave: answer a status (429 with ``Retry-After``, 503 …), drop the
-connection, or stall. It records every request it saw, headers included, so a test
-can check what reached the network.
+connection, stall, answer 200 with a bad body, cut a body short of its Content-Length,
+trickle the answer byte by byte, or never answer. It records every request it saw,
+headers included, so a test can check what reached the network.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import collections
 import datetime as dt
+import io
 import json
 import threading
 import time
@@ -48,9 +50,19 @@ class StubState:
     faults: collections.deque = field(default_factory=collections.deque)
     rate_limit: int = 200
     lock: threading.Lock = field(default_factory=threading.Lock)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def fail_next(self, *actions: tuple) -> None:
-        """Queue actions for the next requests: ("status", code[, headers]), ("drop",), ("stall", s)."""
+        """Queue actions for the next requests, one each.
+
+                ``("status", code[, headers])`` answers that status; ``("drop",)`` closes the
+                connection; ``("stall", s)`` waits, then answers; ``("hold",)`` waits until
+                ``release`` is set, then answers; ``("body", raw[, status])`` answers these bytes
+        (with status 200 unless told);
+                ``("short",)`` announces more bytes than it sends, then closes;
+                ``("trickle", s)`` sends the real answer one byte every ``s`` seconds;
+                ``("silent",)`` never answers.
+        """
         self.faults.extend(actions)
 
     def data_requests(self, path_part: str = "/v2/stocks") -> list[Seen]:
@@ -140,10 +152,53 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "stall":
             time.sleep(fault[1])
             return False
+        if kind == "hold":
+            self.server.state.release.wait(60)
+            return False
+        if kind == "body":
+            self._send(fault[2] if len(fault) > 2 else 200, fault[1])
+            return True
+        if kind == "short":
+            self.wfile.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000\r\n\r\n" + b'{"quotes": {"AAPL": {'
+            )
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.close()
+            return True
+        if kind == "trickle":
+            self._trickle = fault[1]
+            return False
+        if kind == "silent":
+            self.server.state.release.wait(60)
+            self.close_connection = True
+            return True
         raise ValueError(fault)
+
+    _trickle: float | None = None
 
     def _send(self, status: int, body: object, headers: dict | None = None) -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        delay, self._trickle = self._trickle, None
+        if delay is not None:  # collect the whole answer, then send it slowly
+            real, self.wfile = self.wfile, io.BytesIO()
+            try:
+                self._send_now(status, raw, headers)
+            finally:
+                answer, self.wfile = self.wfile.getvalue(), real
+            for byte in answer:
+                if self.server.state.release.wait(delay):
+                    return
+                try:
+                    real.write(bytes([byte]))
+                    real.flush()
+                except OSError:
+                    return  # the client gave up
+            return
+        self._send_now(status, raw, headers)
+
+    def _send_now(self, status: int, raw: bytes, headers: dict | None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
@@ -274,5 +329,6 @@ class StubServer(ThreadingHTTPServer):
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.state.release.set()
         self.shutdown()
         self.server_close()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +47,72 @@ def test_with_keys_in_the_environment_it_is_alpaca_paper(monkeypatch: pytest.Mon
 def test_live_url_is_refused_by_connect() -> None:
     with pytest.raises(tk.ConfigError, match="paper only"):
         tk.connect("id", "secret", trading_url="https://api.alpaca.markets")
+
+
+KERNEL = """
+import sys
+import trading_kit as tk
+
+kit = tk.connect()
+print(kit.data._stack.settings.trading_url, flush=True)
+print(" ".join(sorted(kit.orders.get_orders("all").index)) or "-", flush=True)
+print(kit.orders.place_order(sys.argv[1], qty=1, side="buy").id, flush=True)
+if sys.argv[2] == "stay":
+    sys.stdin.readline()
+"""
+
+
+def kernel_env(tmp_path: Path, name: str) -> dict[str, str]:
+    """One shared exchange state file; each kernel its own cache and journal."""
+    return {
+        **os.environ,
+        "TRADING_KIT_EXCHANGE_DB": str(tmp_path / "local_exchange.sqlite"),
+        "TRADING_KIT_CACHE": str(tmp_path / name / "cache.sqlite"),
+        "TRADING_KIT_JOURNAL": str(tmp_path / name / "journal.sqlite"),
+    }
+
+
+def test_a_second_kernel_uses_the_exchange_the_first_one_runs(tmp_path: Path) -> None:
+    first = subprocess.Popen(
+        [sys.executable, "-c", KERNEL, "AAPL", "stay"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=kernel_env(tmp_path, "first"),
+    )
+    try:
+        assert first.stdout is not None and first.stdin is not None
+        url, seen_first, order_first = (first.stdout.readline().strip() for _ in range(3))
+        assert url.startswith("http://127.0.0.1:"), first.stderr.read()  # type: ignore[union-attr]
+        assert seen_first == "-"  # a fresh state file
+        second = subprocess.run(
+            [sys.executable, "-c", KERNEL, "MSFT", "leave"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=kernel_env(tmp_path, "second"),
+        )
+        assert second.returncode == 0, second.stderr
+        url_second, seen_second, order_second = second.stdout.splitlines()
+        assert url_second == url  # the same exchange, not a second one on the same file
+        assert seen_second == order_first  # and so it sees the first kernel's order
+        assert f"process {first.pid} already runs" in second.stderr
+        first.stdin.write("\n")
+        first.stdin.flush()
+        assert first.wait(60) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(30)
+    third = subprocess.run(
+        [sys.executable, "-c", KERNEL, "SPY", "leave"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=kernel_env(tmp_path, "third"),
+    )
+    assert third.returncode == 0, third.stderr
+    url_third, seen_third, _ = third.stdout.splitlines()
+    assert url_third != url  # the first kernel is gone: this one started the exchange anew
+    assert seen_third.split() == sorted([order_first, order_second])  # from the state file

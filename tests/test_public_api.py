@@ -11,8 +11,10 @@ import trading_kit as tk
 def test_public_names() -> None:
     assert tk.__all__ == [
         "TIMEFRAMES",
+        "AnalyticsError",
         "CacheWarning",
         "ConfigError",
+        "JournalError",
         "Kit",
         "MarketData",
         "MarketDataError",
@@ -36,6 +38,8 @@ def test_every_error_is_a_trading_kit_error() -> None:
         tk.RateLimitError,
         tk.OrderValidationError,
         tk.OrderExecutionError,
+        tk.JournalError,
+        tk.AnalyticsError,
     ):
         assert issubclass(error, tk.TradingKitError)
 

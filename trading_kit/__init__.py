@@ -8,8 +8,10 @@ notebook widgets live in ``trading_kit.ui`` (and on the ``Kit`` that ``connect``
 from .config import Settings
 from .data import TIMEFRAMES, MarketData
 from .errors import (
+    AnalyticsError,
     CacheWarning,
     ConfigError,
+    JournalError,
     MarketDataError,
     OrderExecutionError,
     OrderValidationError,
@@ -22,8 +24,10 @@ from .orders import Orders, OrderSpec
 
 __all__ = [
     "TIMEFRAMES",
+    "AnalyticsError",
     "CacheWarning",
     "ConfigError",
+    "JournalError",
     "Kit",
     "MarketData",
     "MarketDataError",

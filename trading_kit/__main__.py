@@ -1,6 +1,6 @@
 """Command line.
 
-python -m trading_kit serve [--port N] [--db PATH] [--clock realtime|manual]
+python -m trading_kit serve [--port N] [--db PATH] [--clock realtime|manual] [--key K --secret S]
 python -m trading_kit cache info|clear
 """
 
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Bind, claim the state file, open it, serve: each failure one line, leaving nothing."""
     from trading_kit.exchange import (
         Exchange,
         ManualClock,
@@ -20,13 +21,20 @@ def _serve(args: argparse.Namespace) -> int:
         SimulatedMarket,
         serve,
     )
-    from trading_kit.exchange.server import check_loopback
+    from trading_kit.exchange.lockfile import ExchangeLock, StateFileInUse
+    from trading_kit.exchange.server import PortInUse, bind, url_of
 
+    if bool(args.key) != bool(args.secret):
+        return _fail("give both --key and --secret, or neither")
     try:
-        check_loopback(args.host)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        sock = bind(args.host, args.port)
+    except (ValueError, PortInUse) as problem:
+        return _fail(problem)
+    try:
+        lock = ExchangeLock.acquire(args.db) if args.db else None
+    except (StateFileInUse, OSError) as problem:
+        sock.close()
+        return _fail(problem)
     market = SimulatedMarket(MarketHours(always_open=args.always_open))
     clock = ManualClock(args.start) if args.clock == "manual" else RealtimeClock()
     exchange = Exchange(
@@ -36,15 +44,23 @@ def _serve(args: argparse.Namespace) -> int:
         seed=args.seed,
         partial_fills=not args.no_partial_fills,
         rate_limit=args.rate_limit,
+        credentials=(args.key, args.secret) if args.key else None,
     )
-    shown = f"[{args.host}]" if ":" in args.host else args.host
+    if lock is not None:
+        lock.publish(url_of(sock))  # it listens already: connections wait for the server
+    keys = "keys required" if args.key else "any keys"
     print(
-        f"trading_kit local exchange on http://{shown}:{args.port} "
-        f"(clock={args.clock}, db={args.db or 'memory'}); Ctrl+C to stop",
+        f"trading_kit local exchange on {url_of(sock)} "
+        f"(clock={args.clock}, db={args.db or 'memory'}, {keys}); Ctrl+C to stop",
         flush=True,
     )
-    serve(exchange, host=args.host, port=args.port)
+    serve(exchange, sock=sock, lock=lock)
     return 0
+
+
+def _fail(problem: object) -> int:
+    print(f"error: {problem}", file=sys.stderr)
+    return 2
 
 
 def _cache(args: argparse.Namespace) -> int:
@@ -88,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="answer 429 past N requests a minute (e.g. 200, Alpaca's), to rehearse throttling",
     )
+    serve.add_argument("--key", default=None, help="API key id clients must send (default: any)")
+    serve.add_argument("--secret", default=None, help="API secret key clients must send")
     serve.set_defaults(handler=_serve)
     cache = commands.add_parser("cache", help="show or clear the HTTP cache")
     cache.add_argument("action", choices=("info", "clear"))

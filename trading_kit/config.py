@@ -9,6 +9,7 @@ refused), and secrets never shown (the key id and secret are left out of ``repr`
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ class Settings:
     rate_window_seconds: float = 60.0
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    deadline: float = 30.0  # seconds for a whole call, every retry included
     max_attempts: int = 5
     backoff_initial: float = 0.5
     backoff_max: float = 20.0
@@ -77,9 +79,10 @@ class Settings:
             # minute-by-minute replay loop against it must not stall for a minute.
             limit = LOOPBACK_REQUESTS_PER_MINUTE if self.is_loopback else ALPACA_REQUESTS_PER_MINUTE
             object.__setattr__(self, "requests_per_minute", limit)
-        for name in ("requests_per_minute", "max_attempts"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in WHOLE_NUMBERS:
+            _check_number(name, getattr(self, name), whole=True)
+        for name in SECONDS:
+            _check_number(name, getattr(self, name), whole=False)
 
     @classmethod
     def from_env(
@@ -162,12 +165,47 @@ class Settings:
         """The strings that must never be shown or stored."""
         return tuple(s for s in (self.api_key, self.secret_key) if s)
 
+    def redact(self, text: str) -> str:
+        """``text`` with the key id and secret blanked out."""
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
 def _websocket(url: str) -> str:
     return "wss" + url[len("https") :] if url.startswith("https") else "ws" + url[len("http") :]
+
+
+#: Settings that count something (at least 1) and settings in seconds (above 0).
+WHOLE_NUMBERS = ("requests_per_minute", "max_attempts")
+SECONDS = (
+    "rate_window_seconds",
+    "connect_timeout",
+    "read_timeout",
+    "deadline",
+    "backoff_initial",
+    "backoff_max",
+)
+
+
+def _check_number(name: str, value: object, *, whole: bool) -> None:
+    """Refuse a setting that would only fail at the first request, naming it as given."""
+    if whole:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        wanted = "a whole number of at least 1"
+    else:
+        ok = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and value > 0
+        )
+        wanted = "a number of seconds above 0"
+    if not ok:
+        raise ConfigError(f"{name}={value!r} is not usable: {name} must be {wanted}.")
 
 
 def _normalise_url(url: str, kind: str) -> str:

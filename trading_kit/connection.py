@@ -2,8 +2,10 @@
 
 Every client built from the same settings shares one :class:`HttpStack`, so one
 account's rate budget and cache are shared however many clients a notebook makes.
-With no keys and no URLs anywhere, the first client starts one local paper exchange
-for the process and says so, once: never a silent switch.
+With no keys and no URLs anywhere, requests go to the local paper exchange on this
+machine's state file: the one another kernel already runs (a lock file beside the state
+file says where), or one this process starts. Either way it says so, once: never a
+silent switch.
 """
 
 from __future__ import annotations
@@ -11,19 +13,24 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+import requests
 
 from .config import Settings
+from .errors import ConfigError
 from .http import HttpStack
 
 log = logging.getLogger("trading_kit")
 
 _lock = threading.Lock()
 _stacks: dict[Settings, HttpStack] = {}
-_local_exchange: Any = None
+_local_exchange: Any = None  # the exchange this process started, if it did
+_announced: dict[Path, str] = {}  # exchanges of other processes this one was told about
+STARTUP_TIMEOUT = 10.0
 
 
 def http_stack(
@@ -54,31 +61,84 @@ def http_stack(
 
 
 def local_exchange_url() -> str:
-    """Start (once per process) the embedded paper exchange and return its URL."""
-    global _local_exchange
-    with _lock:
-        if _local_exchange is None:
-            # The one place the client side touches the server side: it starts it.
-            from .exchange import (
-                Exchange,
-                MarketHours,
-                RealtimeClock,
-                SimulatedMarket,
-                start_exchange,
-            )
+    """The URL of the local exchange on this machine's state file, starting one if none runs.
 
-            db_path = os.environ.get("TRADING_KIT_EXCHANGE_DB") or str(
-                Path(platformdirs.user_cache_dir("trading_kit")) / "local_exchange.sqlite"
-            )
-            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-            market = SimulatedMarket(hours=MarketHours(always_open=True))
-            exchange = Exchange(market, RealtimeClock(), db_path=db_path)
-            _local_exchange = start_exchange(exchange)
-            log.warning(
-                "trading_kit: no Alpaca keys or URLs configured, so requests go to the local "
-                "paper exchange at %s (simulated prices, always open; state in %s). "
-                "Set ALPACA_API_KEY and ALPACA_SECRET_KEY to use Alpaca paper instead.",
-                _local_exchange.url,
-                db_path,
-            )
-        return _local_exchange.url
+    One exchange per state file: when another kernel (or ``python -m trading_kit serve``)
+    already serves it, requests go there; otherwise this process starts the exchange,
+    once, and serves it from a daemon thread for as long as the kernel lives.
+    """
+    global _local_exchange
+    # The one place the client side touches the server side: it finds or starts it.
+    from .exchange import lockfile
+
+    db_path = Path(
+        os.environ.get("TRADING_KIT_EXCHANGE_DB")
+        or Path(platformdirs.user_cache_dir("trading_kit")) / "local_exchange.sqlite"
+    )
+    with _lock:
+        if _local_exchange is not None and _local_exchange.running:
+            return _local_exchange.url
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            holder = lockfile.holder(db_path)
+            if holder is None:
+                try:
+                    _local_exchange = _start_local_exchange(db_path)
+                except lockfile.StateFileInUse:
+                    continue  # another kernel claimed it a moment ago: use that one
+                return _local_exchange.url
+            if holder.url and _answers(holder.url):
+                if _announced.get(db_path) != holder.url:
+                    _announced[db_path] = holder.url
+                    log.warning(
+                        "trading_kit: no Alpaca keys or URLs configured, so requests go to the "
+                        "local paper exchange that process %s already runs at %s on %s.",
+                        holder.pid,
+                        holder.url,
+                        db_path,
+                    )
+                return holder.url
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"Process {holder.pid} holds the local exchange's state file {db_path}, "
+                    f"but its exchange{' at ' + holder.url if holder.url else ''} does not "
+                    "answer. Stop that process, or set TRADING_KIT_EXCHANGE_DB to use another "
+                    "state file."
+                )
+            time.sleep(0.05)  # it is starting: its URL appears once it listens
+
+
+def _start_local_exchange(db_path: Path) -> Any:
+    from .exchange import Exchange, MarketHours, RealtimeClock, SimulatedMarket
+    from .exchange.lockfile import ExchangeLock
+    from .exchange.server import RunningExchange, bind
+
+    sock = bind("127.0.0.1", 0)
+    lock = None
+    try:
+        lock = ExchangeLock.acquire(db_path)
+        market = SimulatedMarket(hours=MarketHours(always_open=True))
+        exchange = Exchange(market, RealtimeClock(), db_path=db_path)
+        running = RunningExchange(exchange, sock=sock, lock=lock)
+    except BaseException:  # nothing half-started: free the port and the state file
+        sock.close()
+        if lock is not None:
+            lock.release()
+        raise
+    log.warning(
+        "trading_kit: no Alpaca keys or URLs configured, so requests go to the local "
+        "paper exchange at %s (simulated prices, always open; state in %s). "
+        "Set ALPACA_API_KEY and ALPACA_SECRET_KEY to use Alpaca paper instead.",
+        running.url,
+        db_path,
+    )
+    return running
+
+
+def _answers(url: str) -> bool:
+    """Whether an HTTP server answers at ``url`` (any status, even 401: it is alive)."""
+    try:
+        requests.get(f"{url}/v2/clock", timeout=2.0)
+    except requests.RequestException:
+        return False
+    return True

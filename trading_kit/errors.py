@@ -6,6 +6,7 @@
      │    └── RateLimitError     still throttled after every retry
      ├── OrderValidationError    an order rejected locally; nothing was sent
      ├── OrderExecutionError     the broker (Alpaca or the local exchange) said no
+     ├── JournalError            the order journal cannot be opened or written
      ├── StreamError             a websocket stream refused, failed or was asked nonsense
      └── AnalyticsError          a tear sheet's inputs (equity, fills, prices) cannot be used
 
@@ -28,13 +29,21 @@ class MarketDataError(TradingKitError):
     """A market-data request was invalid, or the server refused or failed it.
 
     ``status`` is the HTTP status when a server answered, else ``None``; ``code`` is
-    Alpaca's error code when its body had one.
+    Alpaca's error code when its body had one; ``attempts`` how many times it was sent.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        attempts: int = 1,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.attempts = attempts
 
 
 class RateLimitError(MarketDataError):
@@ -53,12 +62,31 @@ class OrderValidationError(TradingKitError):
 
 
 class OrderExecutionError(TradingKitError):
-    """The broker rejected or failed an order request; ``code`` is Alpaca's error code."""
+    """The broker rejected or failed an order request; ``code`` is Alpaca's error code.
 
-    def __init__(self, message: str, *, status: int | None = None, code: int | None = None) -> None:
+    ``attempts`` is how many times the request was sent (more than one after a retry).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        attempts: int = 1,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.attempts = attempts
+
+
+class JournalError(TradingKitError):
+    """The order journal cannot be opened or written (unusable path, full disk, locked).
+
+    An order is never sent before the journal has recorded the intent to send it, so
+    this error means nothing was sent, unless its message says the order exists.
+    """
 
 
 class StreamError(TradingKitError):

@@ -4,11 +4,12 @@ Layers, outermost first::
 
     HttpStack.request      picks the cache TTL (cache_policy), turns failures into our errors
       └─ CachedSession     requests-cache on SQLite, one session per thread
-          └─ RetryingAdapter   rate limiter + tenacity retries + timeouts, network only
+          └─ RetryingAdapter   rate limiter + tenacity retries (as routes allow) + the
+                               call's deadline + each answer read whole and checked
 
-The limiter and the retries live in the transport adapter, below the cache, so a cache
-hit never spends the rate budget and stale-if-error only answers once every retry
-has failed.
+The limiter, the retries and the answer check live in the transport adapter, below the
+cache, so a cache hit never spends the rate budget, a malformed answer never reaches
+the cache, and stale-if-error only answers once every retry has failed.
 
 Why our own requests rather than alpaca-py's clients: alpaca-py owns a private
 ``requests.Session`` with no timeout and a fixed-sleep retry loop of its own (four
@@ -29,13 +30,16 @@ import hashlib
 import logging
 import sqlite3
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from requests_cache import DO_NOT_CACHE, CachedSession, SQLiteCache
@@ -44,22 +48,23 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    stop_after_attempt,
     wait_exponential,
     wait_random,
 )
+from urllib3.exceptions import NewConnectionError
 
-from . import cache_policy
+from . import cache_policy, routes
 from .config import Settings
+from .deadline import Deadline, DeadlineExceeded, watched, watched_pools
 from .errors import CacheWarning, MarketDataError, OrderExecutionError, RateLimitError
 from .rate_limit import RateLimiter, RateLimitStatus
+from .rules import create_private
 
 log = logging.getLogger("trading_kit")
 T = TypeVar("T")
 ServerError = MarketDataError | OrderExecutionError  # the errors a request can end in
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
 CREDENTIAL_HEADERS = ("APCA-API-KEY-ID", "APCA-API-SECRET-KEY")
 MAX_RETRY_AFTER = 60.0
 
@@ -72,49 +77,100 @@ class _RetryableStatus(Exception):
         self.response = response
 
 
-class RetryingAdapter(HTTPAdapter):
-    """Sends each request under the rate limiter, with timeouts and tenacity retries.
+class _BadAnswer(requests.RequestException):
+    """A 2xx answer whose body is not what the route answers (HTML, cut short, ``null``)."""
 
-    Retried: 429, 500, 502, 503, 504, dropped connections and timeouts, with
-    exponential backoff and jitter, or exactly ``Retry-After`` when the server says.
-    A request that may have changed state on the server (POST, PATCH) is retried only
-    when it surely never arrived (429, connect timeout): no duplicate orders.
+
+class RetryingAdapter(HTTPAdapter):
+    """Sends each request under the rate limiter and the call's deadline, with retries.
+
+    Each attempt reads the whole body and checks its shape (``routes``) before it
+    counts as answered, so a truncated or malformed answer is retried like a 5xx and
+    never reaches the cache. Retried: 429, 500, 502, 503, 504, dropped connections,
+    timeouts and bad answers, with exponential backoff and jitter, or exactly
+    ``Retry-After`` when the server says. Whether a request may be sent again at all
+    is the route's: one whose repeat would act again (a new order, closing a position)
+    is repeated only when it surely never arrived (``routes.may_repeat``). The whole
+    call, retries and backoff included, ends at ``settings.deadline``.
     """
 
-    def __init__(self, settings: Settings, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        limiter: RateLimiter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         super().__init__(pool_connections=4, pool_maxsize=16)
         self.settings = settings
         self.limiter = limiter
+        self._sleep = sleep
         self._backoff = wait_exponential(
             multiplier=settings.backoff_initial, max=settings.backoff_max
         ) + wait_random(0, settings.backoff_initial)
 
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = watched_pools()  # the deadline's watchdog
+
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = (self.settings.connect_timeout, self.settings.read_timeout)
-        idempotent = (request.method or "GET").upper() in IDEMPOTENT_METHODS
+        repeat, answer = routes.route(request.method or "GET", urlsplit(request.url or "").path)
+        deadline = Deadline(self.settings.deadline)
+        max_attempts = self.settings.max_attempts
         retrying = Retrying(
-            stop=stop_after_attempt(self.settings.max_attempts),
+            stop=lambda state: (
+                state.attempt_number >= max_attempts or state.upcoming_sleep >= deadline.remaining()
+            ),
             wait=self._wait,
-            retry=retry_if_exception(lambda exc: _is_retryable(exc, idempotent)),
+            retry=retry_if_exception(lambda exc: _may_repeat(exc, repeat)),
+            sleep=self._sleep,
             reraise=True,
         )
         try:
-            response = retrying(self._send_once, request, **kwargs)
+            response = retrying(self._send_once, request, deadline, answer, **kwargs)
         except _RetryableStatus as exhausted:
             response = exhausted.response
         except requests.RequestException as failure:
             failure.attempts = retrying.statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
+            failure.repeat = repeat  # type: ignore[attr-defined]
             raise
         response.attempts = retrying.statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
         return response
 
-    def _send_once(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        self.limiter.acquire()
-        response = super().send(request, **kwargs)
+    def _send_once(
+        self,
+        request: requests.PreparedRequest,
+        deadline: Deadline,
+        answer: routes.Answer,
+        **kwargs: Any,
+    ) -> requests.Response:
+        deadline.extend(self.limiter.acquire())
+        remaining = deadline.remaining()
+        if remaining <= 0:
+            raise DeadlineExceeded(f"no time left of the {deadline.seconds:g} s deadline")
+        kwargs["timeout"] = (
+            min(self.settings.connect_timeout, remaining),
+            min(self.settings.read_timeout, remaining),
+        )
+        with watched(deadline) as watch:
+            try:
+                response = super().send(request, **kwargs)
+                body = response.content  # inside the attempt: a body cut short is retried
+            except requests.RequestException:
+                if watch.expired:
+                    raise DeadlineExceeded(
+                        f"no complete answer within the {deadline.seconds:g} s deadline"
+                    ) from None
+                raise
         self.limiter.observe(response.headers)
         if response.status_code in RETRY_STATUSES:
             raise _RetryableStatus(response)
+        if 200 <= response.status_code < 300:
+            decoded, problem = decode_body(body, answer)
+            if problem is not None:
+                raise _BadAnswer(
+                    self.settings.redact(f"HTTP {response.status_code} with {problem}")
+                )
+            response.json_body = decoded  # type: ignore[attr-defined]  # decoded once
         return response
 
     def _wait(self, state: RetryCallState) -> float:
@@ -122,19 +178,47 @@ class RetryingAdapter(HTTPAdapter):
         if isinstance(failure, _RetryableStatus):
             retry_after = _retry_after_seconds(failure.response)
             if retry_after is not None:
-                self.limiter.block_for(retry_after)
-                return retry_after
+                self.limiter.block_for(retry_after)  # every thread waits; the deadline does not
+                return 0.0
         return self._backoff(state)
 
 
-def _is_retryable(failure: BaseException, idempotent: bool) -> bool:
+def _may_repeat(failure: BaseException, repeat: routes.Repeat) -> bool:
+    kind = _failure_kind(failure)
+    return kind is not None and routes.may_repeat(repeat, kind)
+
+
+def _failure_kind(failure: BaseException) -> routes.Failure | None:
+    """What the client can tell about how an attempt failed (``None``: not a transient)."""
     if isinstance(failure, _RetryableStatus):
-        return idempotent or failure.response.status_code == 429
+        throttled = failure.response.status_code == 429
+        return routes.Failure.THROTTLED if throttled else routes.Failure.SERVER_ERROR
+    if isinstance(failure, DeadlineExceeded):
+        return routes.Failure.NO_ANSWER
     if isinstance(failure, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(failure, (requests.ConnectionError, requests.Timeout)):
-        return idempotent
-    return isinstance(failure, requests.exceptions.ChunkedEncodingError) and idempotent
+        return routes.Failure.NEVER_SENT
+    if isinstance(failure, requests.ConnectionError):
+        reason = getattr(failure.args[0], "reason", None) if failure.args else None
+        if isinstance(reason, NewConnectionError):  # refused, or the name did not resolve
+            return routes.Failure.NEVER_SENT
+        return routes.Failure.NO_ANSWER
+    if isinstance(failure, requests.RequestException):
+        return routes.Failure.NO_ANSWER
+    return None
+
+
+def decode_body(body: bytes, answer: routes.Answer) -> tuple[Any, str | None]:
+    """A 2xx body decoded as JSON, and what is wrong with it (``None`` when well formed)."""
+    empty = not body.strip()
+    decoded: Any = None
+    if not empty:
+        try:
+            decoded = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            start = body.lstrip()[:40].decode("utf-8", "replace")
+            kind = "HTML" if start.startswith("<") else "a body that is not JSON, or cut short"
+            return None, f"{kind} ({len(body)} bytes, starting {start!r})"
+    return decoded, routes.answer_problem(answer, decoded, empty)
 
 
 def _retry_after_seconds(response: requests.Response) -> float | None:
@@ -249,10 +333,20 @@ class CacheControl:
 class HttpStack:
     """Sessions, limiter and cache policy shared by every client of one configuration."""
 
-    def __init__(self, settings: Settings, ttl: cache_policy.CacheTTL | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        ttl: cache_policy.CacheTTL | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.settings = settings
         self.ttl = ttl or cache_policy.CacheTTL()
-        self.limiter = RateLimiter(settings.requests_per_minute, settings.rate_window_seconds)
+        self.limiter = RateLimiter(
+            settings.requests_per_minute, settings.rate_window_seconds, clock=clock, sleep=sleep
+        )
+        self._sleep = sleep  # injectable with ``clock``: waits are counted in tests, not timed
         self.cache = CacheControl(self)
         self.memo = BodyMemo()
         self.hits = 0
@@ -299,7 +393,7 @@ class HttpStack:
             cache_control=False,
         )
         session.headers.update(self.settings.auth_headers)
-        adapter = RetryingAdapter(self.settings, self.limiter)
+        adapter = RetryingAdapter(self.settings, self.limiter, self._sleep)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
@@ -310,6 +404,7 @@ class HttpStack:
         path = Path(self.settings.cache_path)
         with self._open_lock:
             path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)  # holds account data: readable by its owner only
             backend = SQLiteCache(path, wal=True, busy_timeout=30_000)
             backend.responses.count()  # reads the file: a corrupt one fails here
         return backend
@@ -357,23 +452,16 @@ class HttpStack:
             if use_cache
             else DO_NOT_CACHE
         )
+        # The failure is turned into our error outside the ``except`` block, so that
+        # the requests exception (which holds the request, headers and keys included)
+        # stays out of ``__context__``.
+        failure: requests.RequestException | None = None
         try:
-            try:
-                response = self._send(method, url, params=params, json=json, expire_after=expire)
-            except sqlite3.OperationalError:  # busy beyond the timeout: this once, no cache
-                response = self._send(
-                    method, url, params=params, json=json, expire_after=DO_NOT_CACHE
-                )
-            except sqlite3.DatabaseError as problem:  # the file broke mid-session: go on without it
-                self._disable_disk_cache(problem)
-                self._local.session = None
-                response = self._send(method, url, params=params, json=json, expire_after=expire)
-        except requests.RequestException as failure:
-            attempts = getattr(failure, "attempts", 1)
-            raise error(
-                f"{method} {path} failed after {attempts} attempt(s): {_describe(failure)}. "
-                "Check that the server is reachable (trading_kit retried with backoff)."
-            ) from None
+            response = self._send_with_cache(method, url, params, json, expire)
+        except requests.RequestException as caught:
+            failure = caught
+        if failure is not None:
+            raise self._failure_error(method, path, failure, error)
         # Stale means served past its expiry because the fresh request failed. Judge it by
         # the time of asking: an entry that expires while this thread waits was fresh.
         expires = getattr(response, "expires", None)
@@ -387,30 +475,96 @@ class HttpStack:
                 else:
                     self.misses += 1
         if response.status_code >= 400:
-            raise _http_error(method, path, response, error)
+            raise _http_error(method, path, response, error, self.settings)
         return response
+
+    def json(self, response: requests.Response, error: type[ServerError] = MarketDataError) -> Any:
+        """The JSON body of a response from :meth:`request`, decoded once.
+
+        A fresh answer was decoded (and checked) as it arrived; one from the cache is
+        decoded now. A cached body that cannot be read (stored before bodies were
+        checked) is dropped from the cache and reported, so the next call asks again.
+        """
+        if hasattr(response, "json_body"):
+            return response.json_body
+        path = urlsplit(response.url).path
+        decoded, problem = decode_body(response.content, routes.route("GET", path)[1])
+        if problem is None:
+            return decoded
+        key = getattr(response, "cache_key", None)
+        if key:
+            self.session().cache.delete(key)
+        raise error(
+            f"The cached answer to GET {path} cannot be read ({problem}); it was dropped "
+            "from the cache, so the next call asks the server again."
+        )
+
+    def _send_with_cache(
+        self, method: str, url: str, params: Any, json: Any, expire: Any
+    ) -> requests.Response:
+        try:
+            return self._send(method, url, params=params, json=json, expire_after=expire)
+        except sqlite3.OperationalError:  # busy beyond the timeout: this once, no cache
+            return self._send(method, url, params=params, json=json, expire_after=DO_NOT_CACHE)
+        except sqlite3.DatabaseError as problem:  # the file broke mid-session: go on without it
+            self._disable_disk_cache(problem)
+            self._local.session = None
+            return self._send(method, url, params=params, json=json, expire_after=expire)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         return self.session().request(method, url, **kwargs)
+
+    def _failure_error(
+        self,
+        method: str,
+        path: str,
+        failure: requests.RequestException,
+        error: type[ServerError],
+    ) -> ServerError:
+        """Our error for a request that got no usable answer, saying what to do next."""
+        attempts = getattr(failure, "attempts", 1)
+        repeat = getattr(failure, "repeat", routes.Repeat.READ)
+        if repeat is routes.Repeat.ACTS_AGAIN and _failure_kind(failure) is not (
+            routes.Failure.NEVER_SENT
+        ):
+            advice = (
+                "It may have reached the server, so it was not sent again: check the "
+                "orders and positions before repeating it."
+            )
+        else:
+            advice = "Check that the server is reachable (trading_kit retried with backoff)."
+        return error(
+            self.settings.redact(
+                f"{method} {path} failed after {attempts} attempt(s): "
+                f"{_describe(failure, self.settings)}. {advice}"
+            ),
+            attempts=attempts,
+        )
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
 
 
-def _describe(failure: requests.RequestException) -> str:
+def _describe(failure: requests.RequestException, settings: Settings) -> str:
+    if isinstance(failure, DeadlineExceeded):
+        return f"{failure} (Settings.deadline={settings.deadline:g}; raise it for slow answers)"
+    if isinstance(failure, _BadAnswer):
+        return f"the answer was not well formed: {failure}"
     if isinstance(failure, requests.Timeout):
         return "the server did not answer in time"
     if isinstance(failure, requests.ConnectionError):
         return "the connection failed or was dropped"
+    if isinstance(failure, requests.exceptions.ChunkedEncodingError):
+        return "the answer was cut short (fewer bytes than announced)"
     return type(failure).__name__
 
 
 def server_message(response: requests.Response) -> tuple[int | None, str]:
     """Alpaca's ``(code, message)`` from an error body, or the body's first line."""
     try:
-        body = response.json()
-    except ValueError:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         text = response.text.strip().splitlines()
         return None, text[0][:200] if text else response.reason or ""
     if isinstance(body, dict):
@@ -420,9 +574,14 @@ def server_message(response: requests.Response) -> tuple[int | None, str]:
 
 
 def _http_error(
-    method: str, path: str, response: requests.Response, error: type[ServerError]
+    method: str,
+    path: str,
+    response: requests.Response,
+    error: type[ServerError],
+    settings: Settings,
 ) -> ServerError:
     code, message = server_message(response)
+    message = settings.redact(message)  # a server may echo the request's headers, keys included
     attempts = getattr(response, "attempts", 1)
     tried = f" after {attempts} attempts" if attempts > 1 else ""
     if response.status_code == 429 and issubclass(error, MarketDataError):
@@ -431,8 +590,9 @@ def _http_error(
             "Wait a minute, or lower requests_per_minute.",
             status=429,
             code=code,
+            attempts=attempts,
         )
     text = f"{method} {path} failed with HTTP {response.status_code}{tried}: {message}"
     if response.status_code == 401:
         text += ". Check ALPACA_API_KEY and ALPACA_SECRET_KEY."
-    return error(text, status=response.status_code, code=code)
+    return error(text, status=response.status_code, code=code, attempts=attempts)

@@ -7,7 +7,8 @@ every thread waits for the server's reset time, whatever the local count says.
 
 Written by hand rather than taken from pyrate-limiter because it has to merge the
 server's view into its own and report the budget left (``status()``), which no
-limiter library exposes; it is one lock, one deque and one condition.
+limiter library exposes; it is one lock and one deque. The clock and the sleep are
+injectable, so its rules are tested by counting, not by timing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 
@@ -40,21 +41,32 @@ class RateLimitStatus:
 class RateLimiter:
     """At most ``limit`` sends per rolling ``window`` seconds, across threads."""
 
-    def __init__(self, limit: int = 200, window: float = 60.0) -> None:
+    def __init__(
+        self,
+        limit: int = 200,
+        window: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.limit = limit
         self.window = window
+        self._clock = clock  # injectable, so the rules are tested without waiting
+        self._sleep = sleep
+        self._wall_clock = wall_clock  # the server's reset time is in epoch seconds
         self._sent: deque[float] = deque()
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._server_blocked_until = 0.0
         self._server_limit: int | None = None
         self._server_remaining: int | None = None
 
     def acquire(self) -> float:
         """Block until a request may be sent, then count it; returns seconds waited."""
-        started = time.monotonic()
-        with self._lock:
-            while True:
-                now = time.monotonic()
+        started = self._clock()
+        while True:
+            with self._lock:
+                now = self._clock()
                 self._forget_before(now - self.window)
                 wait = self._server_blocked_until - now
                 if wait <= 0 and len(self._sent) >= self.limit:
@@ -62,7 +74,7 @@ class RateLimiter:
                 if wait <= 0:
                     self._sent.append(now)
                     return now - started
-                self._lock.wait(timeout=wait)
+            self._sleep(wait)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Take in the server's ``X-RateLimit-*`` headers from a response."""
@@ -76,20 +88,20 @@ class RateLimiter:
                 if remaining is not None:
                     self._server_remaining = int(remaining)
                 if remaining is not None and int(remaining) <= 0 and reset is not None:
-                    delay = max(float(reset) - time.time(), 0.0)
-                    self._server_blocked_until = time.monotonic() + min(delay, self.window)
+                    delay = max(float(reset) - self._wall_clock(), 0.0)
+                    self._server_blocked_until = self._clock() + min(delay, self.window)
         except ValueError:
             return  # a malformed header is the server's problem, not a reason to fail
 
     def block_for(self, seconds: float) -> None:
         """Hold every thread back, e.g. after a 429 with ``Retry-After``."""
         with self._lock:
-            until = time.monotonic() + max(seconds, 0.0)
+            until = self._clock() + max(seconds, 0.0)
             self._server_blocked_until = max(self._server_blocked_until, until)
 
     def status(self) -> RateLimitStatus:
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._forget_before(now - self.window)
             remaining = self.limit - len(self._sent)
             server_fresh = self._server_remaining != 0 or now < self._server_blocked_until

@@ -1,4 +1,4 @@
-"""Market conventions both sides share: the price tick, the ticker, UTC, RFC 3339, New York.
+"""Conventions both sides share: the price tick, the ticker, UTC, RFC 3339, New York, files.
 
 The client (order validation, the widgets, the data client) and the local exchange each
 need these rules, and a rule written twice drifts. This module is the one place; it
@@ -8,6 +8,7 @@ imports neither side, only the standard library, numpy and pandas.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -72,6 +73,44 @@ def to_utc(value: Any) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
+#: The times a request may name: Alpaca's data begins in the 2010s and no session is
+#: scheduled this side of 2100, so anything outside is a typo, refused before it is sent.
+EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
+LATEST = pd.Timestamp("2100-01-01", tz="UTC")
+
+
+def user_time(value: Any) -> pd.Timestamp:
+    """A time as a user gives it (date string, datetime, Timestamp), in UTC.
+
+    Raises ``ValueError`` whose message completes "<name>=<value as given> ...", so each
+    caller can name the argument in its own error. Numbers are refused rather than guessed
+    at: 1704153600 may be seconds, milliseconds or nanoseconds since 1970, and pandas
+    would read nanoseconds (a moment in January 1970).
+    """
+    if isinstance(value, (bool, int, float, np.number)):
+        raise ValueError(
+            "is a number, which could be seconds, milliseconds or nanoseconds since 1970; "
+            "pass a date such as '2024-01-02', a datetime, or pd.Timestamp(value, unit='s') "
+            "for epoch seconds"
+        )
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        stamp = None
+    if stamp is None or pd.isna(stamp):
+        raise ValueError(
+            "is not a date or time; use e.g. '2024-01-02', '2024-01-02T14:30:00Z', "
+            "a datetime or a pandas Timestamp"
+        )
+    stamp = to_utc(stamp)
+    if not EARLIEST <= stamp < LATEST:
+        raise ValueError(
+            f"is outside the years {EARLIEST.year} to {LATEST.year - 1}, which no market "
+            "data or order can name"
+        )
+    return stamp
+
+
 def rfc3339(value: dt.datetime | None) -> str | None:
     """A tz-aware time as Alpaca writes it: UTC, ``Z``, microseconds when present."""
     if value is None:
@@ -81,3 +120,14 @@ def rfc3339(value: dt.datetime | None) -> str | None:
     if isinstance(value, pd.Timestamp):
         value = value.tz_convert("UTC").to_pydatetime(warn=False)
     return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# -- files ----------------------------------------------------------------------------
+def create_private(path: str | os.PathLike[str]) -> None:
+    """Create ``path`` (if missing) readable and writable by its owner only (0600).
+
+    The HTTP cache, the order journal and the exchange's state hold account data, so
+    each is created private before SQLite opens it; SQLite gives its ``-wal`` and
+    ``-shm`` files the same mode as the database.
+    """
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))

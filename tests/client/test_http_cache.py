@@ -13,7 +13,7 @@ import time_machine
 
 from tests.client.conftest import KEY_ID, SECRET
 from tests.stub_alpaca import StubServer
-from trading_kit import CacheWarning, MarketData, StaleDataWarning
+from trading_kit import CacheWarning, MarketData, MarketDataError, StaleDataWarning
 from trading_kit.http import HttpStack
 
 LIVE_END = None  # open-ended bar requests reach into today's session
@@ -108,6 +108,34 @@ def test_secrets_never_reach_the_cache_file(
     assert b"AAPL" in blob  # the scan reads real cached content
     assert SECRET.encode() not in blob
     assert KEY_ID.encode() not in blob
+
+
+def test_cache_files_are_private(md: MarketData, tmp_path: Path) -> None:
+    md.get_latest_quote("AAPL")
+    files = list(tmp_path.glob("cache.sqlite*"))
+    assert {p.name for p in files} >= {"cache.sqlite", "cache.sqlite-wal"}
+    for path in files:
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_a_cached_body_that_cannot_be_read_is_dropped_and_asked_again(
+    md: MarketData, stub: StubServer, tmp_path: Path
+) -> None:
+    """A cache written before bodies were checked may hold a bad answer for ever."""
+    md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-01-31")
+    cache = md._stack.session().cache
+    (key,) = list(cache.responses.keys())
+    response = cache.responses[key]
+    response._content = b"<html>poisoned</html>"
+    cache.responses[key] = response
+    md._stack.memo.clear()
+    with pytest.raises(
+        MarketDataError, match="cached answer to GET /v2/stocks/bars cannot be read"
+    ):
+        md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-01-31")
+    again = md.get_bars("AAPL", "1Day", start="2024-01-02", end="2024-01-31")
+    assert len(again) == 30 and again.attrs["from_cache"] is False
+    assert len(stub.state.seen) == 2
 
 
 def test_stale_data_is_served_with_a_warning_when_the_server_fails(

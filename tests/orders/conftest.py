@@ -4,10 +4,14 @@ asked, connection-dropping) proxy in front of it, and ``Orders`` bound to either
 from __future__ import annotations
 
 import http.client
+import os
+import socket
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -30,16 +34,19 @@ class Proxy:
     time: ``"drop"`` forwards the request and then closes the connection without an
     answer (the order exists; the client never hears so: the ambiguous failure
     idempotent submission must survive), ``"lose"`` closes it without forwarding
-    (the request never arrived), ``"hide"`` answers 404 without forwarding, and an
-    int forwards and then answers with that status (a gateway's 504).
+    (the request never arrived), ``"hide"`` answers 404 without forwarding, an int
+    forwards and then answers with that status (a gateway's 504), ``"hold"``
+    forwards, sets ``held`` and keeps the answer until ``release`` is set (a client
+    killed while it waits), a callable forwards, is called, then answers, and bytes
+    forward and then answer 200 with those bytes as the body.
     """
 
-    def __init__(
-        self, target: str, faults: dict[tuple[str, str], list[str | int]] | None = None
-    ) -> None:
+    def __init__(self, target: str, faults: dict[tuple[str, str], list[Any]] | None = None) -> None:
         self.target = urlsplit(target)
         self.faults = {key: list(actions) for key, actions in (faults or {}).items()}
         self.requests: list[tuple[str, str]] = []
+        self.held = threading.Event()
+        self.release = threading.Event()
         self._lock = threading.Lock()
         proxy = self
 
@@ -86,6 +93,16 @@ class Proxy:
                 if action == "drop":
                     self.close_connection = True
                     return
+                if action == "hold":
+                    proxy.held.set()
+                    proxy.release.wait(60)
+                    self.close_connection = True
+                    return
+                if callable(action):
+                    action()
+                if isinstance(action, bytes):
+                    self._answer(200, "OK", [("Content-Type", "application/json")], action)
+                    return
                 if isinstance(action, int):
                     self._answer(action, "Gateway Timeout", [], b"upstream timed out")
                     return
@@ -97,6 +114,36 @@ class Proxy:
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._gate: socket.socket | None = None
+        self._shut = False
+
+    def shut(self, how: str) -> None:
+        """Make connecting fail until :meth:`open`: ``"refuse"`` (nothing listens) or
+        ``"timeout"`` (the accept queue is full, so a connect hangs: a connect timeout).
+        Call it before entering the ``with`` block; serving starts at ``open()``."""
+        self._shut = True
+        listener = self.server.socket
+        if how == "refuse":
+            listener.close()  # the port stays bound by a socket that does not listen
+            gate = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            gate.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            gate.bind(self.server.server_address)
+            self.server.socket = gate
+        else:
+            listener.listen(0)  # Linux then queues one connection and drops further SYNs
+            self._gate = socket.create_connection(self.server.server_address)
+
+    def open(self) -> None:
+        """Let connections in again (see :meth:`shut`)."""
+        if not self._shut:
+            return
+        self._shut = False
+        if self._gate is not None:
+            self.server.socket.accept()[0].close()
+            self._gate.close()
+            self._gate = None
+        self.server.socket.listen(128)
+        self._thread.start()
 
     def count(self, method: str | None = None, path: str | None = None) -> int:
         with self._lock:
@@ -107,12 +154,17 @@ class Proxy:
             )
 
     def __enter__(self) -> Proxy:
-        self._thread.start()
+        if not self._shut:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
+        self.release.set()
+        if self._thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()
+        if self._gate is not None:
+            self._gate.close()
 
 
 def make_stack(url: str, tmp_path: Path) -> HttpStack:
@@ -165,3 +217,57 @@ def orders(running: RunningExchange, new_orders: Callable[..., Orders]) -> Order
 def proxy(running: RunningExchange) -> Iterator[Proxy]:
     with Proxy(running.url) as p:
         yield p
+
+
+class SmallDisk:
+    """A real filesystem a test can fill up and free again (the disk-full cases).
+
+    As root, a 4 MB tmpfs mounted at ``path``; as another user, a directory made
+    read-only, which fails writes the same way. ``fill()`` and ``free()`` switch it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir()
+        self.mounted = False
+        if os.geteuid() == 0:
+            done = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(path)],
+                capture_output=True,
+            )
+            if done.returncode != 0:
+                pytest.skip("needs a tmpfs mount (root without CAP_SYS_ADMIN cannot fill a disk)")
+            self.mounted = True
+
+    def fill(self) -> None:
+        if not self.mounted:
+            for item in (self.path, *self.path.iterdir()):
+                item.chmod(0o500 if item.is_dir() else 0o400)
+            return
+        with open(self.path / "ballast", "wb") as ballast:
+            try:
+                while True:
+                    ballast.write(b"\0" * 65536)
+                    ballast.flush()
+            except OSError:
+                pass
+
+    def free(self) -> None:
+        if not self.mounted:
+            for item in (self.path, *self.path.iterdir()):
+                item.chmod(0o700 if item.is_dir() else 0o600)
+            return
+        (self.path / "ballast").unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.path)], check=False)
+        else:
+            self.free()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    disk = SmallDisk(tmp_path / "disk")
+    yield disk
+    disk.close()

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import orjson
 import pandas as pd
 import requests
 from alpaca.data.enums import Adjustment, DataFeed
@@ -18,7 +17,7 @@ from ..connection import http_stack
 from ..errors import MarketDataError, StaleDataWarning
 from ..http import HttpStack
 from ..rate_limit import RateLimitStatus
-from ..rules import TICKER_HINT, rfc3339, ticker, to_utc
+from ..rules import EARLIEST, TICKER_HINT, rfc3339, ticker, to_utc, user_time
 from . import frames
 from .timeframes import default_lookback, parse_timeframe, span_for
 
@@ -107,12 +106,9 @@ class MarketData:
         latest_first = start_ts is None and limit is not None
         if start_ts is None:
             base = end_ts if end_ts is not None else pd.Timestamp.now(tz="UTC")
-            span = span_for(frame, limit) if latest_first else default_lookback(frame)
-            start_ts = (base - span).normalize()
+            start_ts = _lookback_start(frame, limit, base)
         if end_ts is not None and start_ts > end_ts:
-            raise MarketDataError(
-                f"start {start_ts.isoformat()} is after end {end_ts.isoformat()}; swap them."
-            )
+            raise MarketDataError(f"start={start!r} is after end={end!r}; swap them.")
         params = {
             "timeframe": frame,
             "start": rfc3339(start_ts),
@@ -194,9 +190,7 @@ class MarketData:
         if start_ts is None:
             raise MarketDataError("start is required for historical quotes and trades.")
         if end_ts is not None and start_ts > end_ts:
-            raise MarketDataError(
-                f"start {start_ts.isoformat()} is after end {end_ts.isoformat()}; swap them."
-            )
+            raise MarketDataError(f"start={start!r} is after end={end!r}; swap them.")
         return {
             "start": rfc3339(start_ts),
             "end": rfc3339(end_ts),
@@ -211,7 +205,7 @@ class MarketData:
             "feed": _choice(feed, DataFeed, "feed") if feed else self.feed,
         }
         response = self._get(f"/v2/stocks/{endpoint}", params, use_cache)
-        return orjson.loads(response.content), [response]
+        return self._stack.json(response), [response]
 
     def _series(
         self,
@@ -264,7 +258,10 @@ class MarketData:
                 response = self._get(f"/v2/stocks/{kind}", query, use_cache)
                 responses.append(response)
                 page = self._stack.memo.get_or_make(
-                    kind, response.content, lambda body: frames.decode_page(kind, body), _rows
+                    kind,
+                    response.content,
+                    lambda _, r=response: frames.decode_page(kind, self._stack.json(r)),
+                    _rows,
                 )
                 pages.append(page)
                 count = page.rows
@@ -328,8 +325,27 @@ def _age(age: pd.Timedelta) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _lookback_start(frame: str, limit: int | None, base: pd.Timestamp) -> pd.Timestamp:
+    """Where a request without ``start`` begins: far enough back for ``limit`` bars
+    (never before 1970, however large the limit), else the timeframe's default span."""
+    try:
+        span = span_for(frame, limit) if limit is not None else default_lookback(frame)
+        start = (base - span).normalize()
+    except (OverflowError, ValueError):  # a limit reaching back past any calendar
+        return EARLIEST
+    return max(start, EARLIEST)
+
+
 def _symbols(symbols: str | Iterable[str]) -> list[str]:
-    items = symbols.split(",") if isinstance(symbols, str) else list(symbols)
+    if isinstance(symbols, str):
+        items: list[Any] = symbols.split(",")
+    elif isinstance(symbols, Iterable) and not isinstance(symbols, (bytes, Mapping)):
+        items = list(symbols)
+    else:
+        raise MarketDataError(
+            f"symbols={symbols!r} is not a ticker or a list of tickers; "
+            "pass e.g. 'AAPL', 'AAPL,MSFT' or ['AAPL', 'MSFT']."
+        )
     names: list[str] = []
     for item in items:
         name = ticker(item)
@@ -362,15 +378,9 @@ def _timestamp(value: TimeLike | None, name: str) -> pd.Timestamp | None:
     if value is None:
         return None
     try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        stamp = None
-    if stamp is None or pd.isna(stamp):
-        raise MarketDataError(
-            f"{name}={value!r} is not a date or time; use e.g. '2024-01-02', "
-            "'2024-01-02T14:30:00Z', a datetime or a pandas Timestamp."
-        )
-    return to_utc(stamp)
+        return user_time(value)
+    except ValueError as why:
+        raise MarketDataError(f"{name}={value!r} {why}.") from None
 
 
 def _choice(value: Any, enum: Any, name: str) -> str:

@@ -62,9 +62,9 @@ class Page:
     rows: int
 
 
-def decode_page(kind: str, content: bytes) -> Page:
-    """A JSON page of bars, quotes or trades as numpy columns per symbol."""
-    body = orjson.loads(content)
+def decode_page(kind: str, content: bytes | Mapping[str, Any]) -> Page:
+    """A JSON page (its bytes, or already decoded) of bars, quotes or trades as columns."""
+    body = orjson.loads(content) if isinstance(content, bytes) else content
     by_symbol = body.get(kind) or {}
     columns = {s: _columns(rows, FIELDS[kind], with_time=True) for s, rows in by_symbol.items()}
     rows = sum(len(rows) for rows in by_symbol.values())

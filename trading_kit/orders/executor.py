@@ -4,7 +4,8 @@ The path of one order::
 
     OrderSpec (pure validation)  ->  MarketContext (account, clock, asset, position,
     quote: only what the enabled checks need)  ->  pre-trade checks and risk rules
-    ->  idempotent POST /v2/orders  ->  journal (with the quote)  ->  Order
+    ->  journal the intent (body, quote)  ->  idempotent POST /v2/orders
+    ->  journal the order  ->  Order
 
 Every request goes through the shared HTTP stack (rate limiter, retries), never
 cached. The stack retries a POST only when it surely never arrived; when the answer
@@ -13,11 +14,17 @@ may not exist, so the executor asks the broker for the order's client order id
 before sending it again, and a resend carries the same id, which the broker refuses
 to use twice. A retried submission therefore never makes a second order. (This is
 why the executor does not go through alpaca-py's ``TradingClient``: its own retry
-loop re-sends ``POST /v2/orders`` after a 504.)
+loop re-sends ``POST /v2/orders`` after a 504.) The same client order id after a
+kernel restart returns the order placed before it (see ``submit``).
+
+Closing a position creates an order the client cannot name in advance, so a lost
+answer there is settled by reading the symbol's orders, never by sending it again;
+a lost cancel is settled by reading the order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import uuid
@@ -30,15 +37,20 @@ from urllib.parse import quote as urlquote
 from urllib.parse import urlsplit
 
 import numpy as np
-import orjson
 import pandas as pd
 
 from ..config import LOOPBACK_HOSTS
 from ..connection import http_stack
 from ..data.client import MarketData
-from ..errors import AnalyticsError, OrderExecutionError, OrderValidationError, TradingKitError
+from ..errors import (
+    AnalyticsError,
+    JournalError,
+    OrderExecutionError,
+    OrderValidationError,
+    TradingKitError,
+)
 from ..http import HttpStack
-from ..rules import TICKER_HINT, on_tick, rfc3339, ticker, to_utc
+from ..rules import TICKER_HINT, on_tick, rfc3339, ticker, user_time
 from . import frames
 from .checks import IMMEDIATE_TIFS, MarketContext, PreTradeChecks, Quote, run_checks
 from .frames import Account, Order
@@ -60,8 +72,25 @@ log = logging.getLogger("trading_kit")
 
 #: Sends of one order at most: the first, and resends after the broker said it has none.
 SUBMIT_ATTEMPTS = 3
-#: Statuses that do not say whether the request was carried out (a gateway's answer).
-AMBIGUOUS_STATUSES = frozenset({500, 502, 503, 504})
+#: Statuses that do not say whether the request was carried out: a gateway's answer, or
+#: a 200 whose body could not be read.
+AMBIGUOUS_STATUSES = frozenset({200, 500, 502, 503, 504})
+#: An order in these states was canceled, or will be.
+CANCELED_STATUSES = frozenset({"canceled", "pending_cancel"})
+#: What must match for an existing order to be the same request as a new one.
+COMPARED_FIELDS = (
+    "symbol",
+    "side",
+    "type",
+    "time_in_force",
+    "order_class",
+    "qty",
+    "notional",
+    "limit_price",
+    "stop_price",
+    "trail_price",
+    "trail_percent",
+)
 ORDER_STATUSES = ("open", "closed", "all")
 MAX_LIST = 500
 #: Portfolio history: a period is a count and a unit (days, weeks, months, years); each
@@ -125,7 +154,7 @@ class Orders:
         )
         self._data = MarketData(stack=self._stack)
         self.checks = PreTradeChecks.coerce(checks)
-        self.risk = RiskLimits(**risk) if isinstance(risk, Mapping) else (risk or RiskLimits())
+        self.risk = _risk_limits(risk)
         settings = self._stack.settings
         host = urlsplit(settings.trading_url).hostname or "broker"
         venue = "local" if host in LOOPBACK_HOSTS else host
@@ -242,13 +271,33 @@ class Orders:
         )
 
     def submit(self, spec: OrderSpec) -> Order:
-        """Run the checks and risk rules for ``spec``, then submit it exactly once."""
+        """Run the checks and risk rules for ``spec``, then submit it exactly once.
+
+        The journal records the request before it is sent. Submitting again with a
+        client order id the journal already holds (a cell re-run after a kernel was
+        killed mid-order) first asks the broker: the order it finds is returned, not
+        placed twice.
+        """
+        body = spec.to_alpaca_json()
+        client_id = body["client_order_id"]
+        try:
+            intent = self.journal.intent(client_id)
+        except JournalError as failure:
+            raise _not_sent(client_id, failure) from None
+        if intent is not None:
+            existing = self._existing_order(body, quote=intent.quote)
+            if existing is not None:
+                return existing
         context, state, quote = self._context(spec)
         run_checks(spec, context, self.checks)
         if self.risk.any:
             check_risk(spec, self.risk, state)
-        record = self._post_order(spec.to_alpaca_json())
-        self.journal.submitted(record, quote)
+        try:
+            self.journal.intend(body, quote)
+        except JournalError as failure:
+            raise _not_sent(client_id, failure) from None
+        record = self._post_order(body)
+        self._journal_submitted(record, quote)
         return Order.from_json(record)
 
     def check(self, spec: OrderSpec | None = None, **fields: Any) -> OrderSpec:
@@ -321,11 +370,23 @@ class Orders:
         return Order.from_json(record)
 
     def cancel_order(self, order_id: str) -> Order:
-        """Cancel one open order; returns it as the broker now reports it."""
+        """Cancel one open order; returns it as the broker now reports it.
+
+        A cancel whose answer was lost is sent again (a repeat changes nothing). When
+        the first one had arrived, the repeat is refused (422, "already canceled"), so
+        after a lost answer the order is read: canceled is the success it looks like.
+        """
         path = f"/v2/orders/{_segment(order_id)}"
-        self._call("DELETE", path)
+        try:
+            self._call("DELETE", path)
+        except OrderExecutionError as failure:
+            repeated = failure.status == 422 and failure.attempts > 1
+            if not (_ambiguous(failure) or repeated):
+                raise
+            if self._call("GET", path).get("status") not in CANCELED_STATUSES:
+                raise
         record = self._call("GET", path, params={"nested": "true"})
-        self.journal.observe([record], event="canceled")
+        self._observe([record], event="canceled")
         return Order.from_json(record)
 
     def cancel_all_orders(self) -> pd.DataFrame:
@@ -334,7 +395,7 @@ class Orders:
         bodies = [
             r["body"] for r in results if isinstance(r.get("body"), dict) and "symbol" in r["body"]
         ]
-        self.journal.observe(bodies, event="canceled")
+        self._observe(bodies, event="canceled")
         return _results_frame(results, "id")
 
     def close_position(
@@ -363,9 +424,28 @@ class Orders:
                     field="percentage",
                 )
             params["percentage"] = decimal_text(share)
-        quote = self._quote(_ticker(symbol))
-        record = self._call("DELETE", f"/v2/positions/{_segment(_ticker(symbol))}", params=params)
-        self.journal.submitted(record, quote, event="close_position")
+        symbol = _ticker(symbol)
+        seen = self._order_ids(symbol)  # so that a lost answer can be told from no close
+        quote = self._quote(symbol)
+        try:
+            record = self._call("DELETE", f"/v2/positions/{_segment(symbol)}", params=params)
+        except OrderExecutionError as failure:
+            if not _ambiguous(failure):
+                raise
+            record = self._new_order(symbol, seen)
+            if record is None:
+                raise OrderExecutionError(
+                    f"Closing {symbol} got no clear answer ({failure}), and the broker shows "
+                    f"no new order for {symbol}: nothing seems closed. It was not sent again, "
+                    "since a close that is still on its way would then happen twice: check "
+                    "orders.get_positions() and orders.get_orders('all') before closing again.",
+                    status=failure.status,
+                    attempts=failure.attempts,
+                ) from None
+            log.warning(
+                "trading_kit: the close of %s had no clear answer; found its order.", symbol
+            )
+        self._journal_submitted(record, quote, event="close_position", intended=False)
         return Order.from_json(record)
 
     def close_all_positions(self, cancel_orders: bool = False) -> pd.DataFrame:
@@ -379,20 +459,20 @@ class Orders:
         for result in results:
             body = result.get("body")
             if isinstance(body, dict) and "client_order_id" in body:
-                self.journal.submitted(body, None, event="close_position")
+                self._journal_submitted(body, None, event="close_position", intended=False)
         return _results_frame(results, "symbol")
 
     # -- reading ----------------------------------------------------------------------
     def get_order(self, order_id: str) -> Order:
         record = self._call("GET", f"/v2/orders/{_segment(order_id)}", params={"nested": "true"})
-        self.journal.observe([record])
+        self._observe([record])
         return Order.from_json(record)
 
     def get_order_by_client_id(self, client_order_id: str) -> Order:
         record = self._call(
             "GET", "/v2/orders:by_client_order_id", params={"client_order_id": client_order_id}
         )
-        self.journal.observe([record])
+        self._observe([record])
         return Order.from_json(record)
 
     def get_orders(
@@ -432,7 +512,7 @@ class Orders:
             # Legs still open under a parent that has filled are not listed under an open
             # parent; the flat listing has them as orders of their own.
             records = records + self._call("GET", "/v2/orders", params={**query, "nested": "false"})
-        self.journal.observe(records)
+        self._observe(records)
         frame = frames.orders_frame(records)
         if status != "all":  # nested legs keep their own status: show only what was asked
             closed = frame["status"].isin(frames.TERMINAL_STATUSES)
@@ -469,7 +549,16 @@ class Orders:
         return self.journal.history(all_venues=all_venues)
 
     def refresh_journal(self) -> None:
-        """Fetch the broker's state of every journaled order that was still open."""
+        """Fetch the broker's state of every journaled order that was still open.
+
+        Requests the journal recorded but never saw answered (the kernel stopped in
+        between) are looked up by client order id first: found, they join the journal.
+        """
+        try:
+            self._settle_pending()
+        except TradingKitError as failure:
+            log.warning("trading_kit: journal not refreshed (%s); showing it as recorded.", failure)
+            return
         since = self.journal.open_since()
         if since is None:
             return
@@ -489,7 +578,15 @@ class Orders:
         except TradingKitError as failure:
             log.warning("trading_kit: journal not refreshed (%s); showing it as recorded.", failure)
             return
-        self.journal.observe(records)
+        self._observe(records)
+
+    def _settle_pending(self) -> None:
+        for intent in self.journal.pending():
+            record = self._find_by_client_id(intent.client_order_id)
+            if record is None:
+                self.journal.not_placed(intent.client_order_id)
+            else:
+                self.journal.submitted(record, intent.quote)
 
     # -- plumbing ---------------------------------------------------------------------
     def _url(self, path: str) -> str:
@@ -511,7 +608,7 @@ class Orders:
             use_cache=False,
             error=OrderExecutionError,
         )
-        return orjson.loads(response.content) if response.content else None
+        return self._stack.json(response, OrderExecutionError)
 
     def _post_order(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST the order; after a lost answer, find it by client order id before resending."""
@@ -521,8 +618,9 @@ class Orders:
             try:
                 return self._call("POST", "/v2/orders", json=body)
             except OrderExecutionError as failure:
-                if attempt > 1 and _duplicate_client_id(failure):
-                    found = self._find_by_client_id(client_id)  # an earlier send did arrive
+                if _duplicate_client_id(failure):
+                    # An earlier send arrived: this one's, or a run killed before its answer.
+                    found = self._existing_order(body, record=True)
                     if found is not None:
                         return found
                 if not _ambiguous(failure):
@@ -544,6 +642,99 @@ class Orders:
             status=lost.status if lost else None,
         )
 
+    def _existing_order(
+        self,
+        body: Mapping[str, Any],
+        *,
+        quote: SubmissionQuote | None = None,
+        record: bool = False,
+    ) -> Any:
+        """The broker's order with ``body``'s client order id, if it is this same request.
+
+        Returned as an ``Order`` (journaled with ``quote``), or as the raw record when ``record``;
+        ``None`` when the broker has none. An order that differs is an error: the client
+        order id was reused for another order.
+        """
+        client_id = body["client_order_id"]
+        found = self._find_by_client_id(client_id)
+        if found is None:
+            return None
+        differences = _differences(body, found)
+        if differences:
+            raise OrderExecutionError(
+                f"client_order_id {client_id!r} is already used by order {found.get('id')} "
+                f"({found.get('side')} {found.get('qty') or found.get('notional')} "
+                f"{found.get('symbol')}), which differs in {', '.join(differences)}: give "
+                "this order a new client_order_id.",
+                status=422,
+            )
+        if record:
+            return found
+        log.warning(
+            "trading_kit: order %s was already placed (before a restart?); returning it.",
+            client_id,
+        )
+        self._journal_submitted(found, quote)
+        return Order.from_json(found)
+
+    def _journal_submitted(
+        self,
+        record: Mapping[str, Any],
+        quote: SubmissionQuote | None,
+        event: str = "submitted",
+        *,
+        intended: bool = True,
+    ) -> None:
+        """Record an order the broker has; a journal failure is logged, never hides it.
+
+        ``intended``: the journal holds the request's intent, so it can catch up later.
+        """
+        try:
+            self.journal.submitted(record, quote, event=event)
+        except JournalError as failure:
+            later = (
+                " The journal still has its intent; history() completes it once the journal "
+                "is writable again."
+                if intended
+                else ""
+            )
+            log.warning(
+                "trading_kit: order %s (%s) was placed, but %s%s",
+                record.get("id"),
+                record.get("client_order_id"),
+                failure,
+                later,
+            )
+
+    def _observe(self, records: Iterable[Mapping[str, Any]], event: str | None = None) -> None:
+        """Bring journaled orders up to date; a journal failure never fails a read."""
+        try:
+            self.journal.observe(records, event=event)
+        except JournalError as failure:
+            log.warning("trading_kit: %s", failure)
+
+    def _order_ids(self, symbol: str) -> set[str]:
+        """Ids of the latest orders in ``symbol`` (to spot a new one after a lost answer)."""
+        return {record["id"] for record in self._recent_orders(symbol)}
+
+    def _new_order(self, symbol: str, seen: set[str]) -> dict[str, Any] | None:
+        """The newest order in ``symbol`` that is not in ``seen``."""
+        try:
+            records = self._recent_orders(symbol)
+        except OrderExecutionError:
+            return None
+        return next((r for r in records if r["id"] not in seen), None)
+
+    def _recent_orders(self, symbol: str) -> list[dict[str, Any]]:
+        params = {
+            "status": "all",
+            "symbols": symbol,
+            "limit": MAX_LIST,
+            "direction": "desc",
+            "nested": "false",
+        }
+        return self._call("GET", "/v2/orders", params=params)
+
     def _find_by_client_id(self, client_id: str) -> dict[str, Any] | None:
         """The order with this client order id, or ``None`` when the broker has none."""
         try:
@@ -554,9 +745,9 @@ class Orders:
             if failure.status == 404:
                 return None
             raise OrderExecutionError(
-                f"Could not tell whether order {client_id} was placed: the submission got no "
-                f"answer and the lookup failed ({failure}). Check with "
-                f"orders.get_order_by_client_id({client_id!r}) before placing it again.",
+                f"Could not tell whether order {client_id} was placed: looking it up failed "
+                f"({failure}). Check with orders.get_order_by_client_id({client_id!r}) "
+                "before placing it again.",
                 status=failure.status,
                 code=failure.code,
             ) from None
@@ -799,6 +990,52 @@ class Orders:
         return bars if len(bars) else None
 
 
+def _risk_limits(risk: RiskLimits | Mapping[str, Any] | None) -> RiskLimits:
+    """``risk=`` as given to ``Orders``/``connect``: limits, a dict of them, or ``None``."""
+    if risk is None or isinstance(risk, RiskLimits):
+        return risk or RiskLimits()
+    names = [f.name for f in dataclasses.fields(RiskLimits)]
+    if not isinstance(risk, Mapping):
+        raise OrderValidationError(
+            f"risk={risk!r} is not a RiskLimits or a dict of limits ({', '.join(names)}).",
+            field="risk",
+        )
+    unknown = sorted(str(k) for k in risk if k not in names)
+    if unknown:
+        raise OrderValidationError(
+            f"risk={dict(risk)!r} has unknown limit(s) {', '.join(unknown)}; "
+            f"the limits are {', '.join(names)}.",
+            field="risk",
+        )
+    return RiskLimits(**risk)
+
+
+def _not_sent(client_id: str, failure: JournalError) -> JournalError:
+    return JournalError(f"Order {client_id} was not sent: {failure} Nothing was placed.")
+
+
+def _differences(body: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
+    """Fields of an order request that the broker's order with its client id does not match.
+
+    Only what the request says is compared: the broker adds what it works out itself
+    (a trailing stop's stop price, a notional order's quantity once filled).
+    """
+    differences = []
+    for name in COMPARED_FIELDS:
+        asked, has = body.get(name), record.get(name)
+        if name == "order_class":
+            asked, has = asked or "simple", has or "simple"
+        if asked is None:
+            continue
+        try:
+            same = has is not None and Decimal(asked) == Decimal(has)
+        except (ArithmeticError, TypeError, ValueError):
+            same = str(asked).lower() == str(has).lower()
+        if not same:
+            differences.append(f"{name} ({asked} here, {has} at the broker)")
+    return differences
+
+
 def _entry(qty: Any, side: str, limit_price: Any, stop_price: Any) -> dict[str, Any]:
     """Entry fields of a bracket or oto order from its optional limit and stop prices."""
     if limit_price is not None and stop_price is not None:
@@ -864,12 +1101,9 @@ def _rfc3339(value: Any, name: str) -> str | None:
     if value is None:
         return None
     try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        stamp = None
-    if stamp is None or pd.isna(stamp):
-        raise OrderValidationError(f"{name}={value!r} is not a date or time.", field=name)
-    return rfc3339(to_utc(stamp))
+        return rfc3339(user_time(value))
+    except ValueError as why:
+        raise OrderValidationError(f"{name}={value!r} {why}.", field=name) from None
 
 
 def _decimal_or_none(record: Mapping[str, Any] | None, name: str) -> Decimal | None:

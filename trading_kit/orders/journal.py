@@ -7,9 +7,17 @@ the story of each order (submitted, replaced, canceled, filled) on local disk, s
 ``history()`` answers offline and after the broker's list has paged past it.
 
 One file (``order_journal.sqlite`` next to the HTTP cache, WAL mode so a notebook
-and a script can share it), two tables: ``orders`` holds each order's latest JSON
-from the broker plus the quote at submission; ``events`` is append-only. A
-connection is opened per operation, so the journal is safe to use from any thread.
+and a script can share it, created readable by its owner only), three tables:
+``intents`` holds each order request before it is sent (its client order id, the
+body, the quote); ``orders`` holds each order's latest JSON from the broker plus the
+quote at submission; ``events`` is append-only. A connection is opened per
+operation, so the journal is safe to use from any thread.
+
+Intent first: the executor records the request before sending it and completes the
+record with the broker's answer, so a kernel killed in between leaves a pending
+intent, not a hole. The next ``history()`` (or a re-run of the same order with the
+same client order id) asks the broker about it. A journal that cannot be written is a
+:class:`JournalError`; before the send that means nothing was sent.
 """
 
 from __future__ import annotations
@@ -25,9 +33,22 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from ..errors import JournalError
+from ..rules import create_private
 from . import frames
 
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS intents (
+    client_order_id TEXT PRIMARY KEY,
+    venue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    quote_bid REAL,
+    quote_ask REAL,
+    quote_time TEXT,
+    created_at TEXT NOT NULL,
+    outcome TEXT NOT NULL DEFAULT 'pending',
+    order_id TEXT
+);
 CREATE TABLE IF NOT EXISTS orders (
     id TEXT PRIMARY KEY,
     client_order_id TEXT NOT NULL,
@@ -81,30 +102,113 @@ def _now() -> str:
     return pd.Timestamp.now(tz="UTC").isoformat()
 
 
-class Journal:
-    """SQLite order journal at ``path`` for orders on ``venue`` (``local`` or a host name)."""
+@dataclass(frozen=True)
+class Intent:
+    """An order request recorded before it was sent, whose outcome is not known yet."""
 
-    def __init__(self, path: str | Path, venue: str) -> None:
+    client_order_id: str
+    body: dict[str, Any]
+    quote: SubmissionQuote | None
+
+
+class Journal:
+    """SQLite order journal at ``path`` for orders on ``venue`` (``local`` or a host name).
+
+    ``busy_timeout`` is how long a write waits for another process holding the file.
+    """
+
+    def __init__(self, path: str | Path, venue: str, *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path).expanduser()
         self.venue = venue
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        self.busy_timeout = busy_timeout
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(self.path)
+        except OSError as problem:
+            raise JournalError(self._unusable(problem)) from None
+        with self._connect(doing="open") as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, venue={self.venue!r})"
 
+    def _unusable(self, problem: Exception) -> str:
+        return (
+            f"The order journal {self.path} cannot be used ({type(problem).__name__}: "
+            f"{problem}). Pass journal_path= to connect() or Orders(), or set "
+            "TRADING_KIT_JOURNAL, to keep it somewhere writable."
+        )
+
     @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30.0)
-        # WAL + NORMAL: a commit survives the kernel dying, costs no fsync per order.
-        db.execute("PRAGMA synchronous=NORMAL")
+    def _connect(self, doing: str = "write") -> Iterator[sqlite3.Connection]:
+        """One connection and transaction; any SQLite or OS failure is a ``JournalError``."""
         try:
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout)
+        except sqlite3.Error as problem:
+            raise JournalError(self._unusable(problem)) from None
+        try:
+            # WAL + NORMAL: a commit survives the kernel dying, costs no fsync per order.
+            db.execute("PRAGMA synchronous=NORMAL")
             with db:  # one transaction per operation
                 yield db
+        except (sqlite3.Error, OSError) as problem:
+            raise JournalError(
+                f"The order journal {self.path} could not {doing} ({type(problem).__name__}: "
+                f"{problem})."
+            ) from None
         finally:
             db.close()
+
+    # -- intents ----------------------------------------------------------------------
+    def intend(self, body: Mapping[str, Any], quote: SubmissionQuote | None) -> None:
+        """Record an order request before it is sent (again, if it was recorded before)."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO intents (client_order_id, venue, body, quote_bid, quote_ask, "
+                "quote_time, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(client_order_id) DO UPDATE SET body = excluded.body, "
+                "quote_bid = excluded.quote_bid, quote_ask = excluded.quote_ask, "
+                "quote_time = excluded.quote_time, outcome = 'pending', order_id = NULL",
+                (
+                    body["client_order_id"],
+                    self.venue,
+                    orjson.dumps(body).decode(),
+                    quote.bid if quote else None,
+                    quote.ask if quote else None,
+                    quote.time.isoformat() if quote and quote.time is not None else None,
+                    _now(),
+                ),
+            )
+
+    def intent(self, client_order_id: str) -> Intent | None:
+        """The recorded request with this client order id, if any (pending or not)."""
+        with self._connect(doing="read") as db:
+            row = db.execute(
+                "SELECT body, quote_bid, quote_ask, quote_time FROM intents "
+                "WHERE client_order_id = ? AND venue = ?",
+                (client_order_id, self.venue),
+            ).fetchone()
+        return None if row is None else _intent(client_order_id, row)
+
+    def pending(self) -> list[Intent]:
+        """Requests recorded but never completed: the kernel stopped before the answer."""
+        with self._connect(doing="read") as db:
+            rows = db.execute(
+                "SELECT client_order_id, body, quote_bid, quote_ask, quote_time FROM intents "
+                "WHERE outcome = 'pending' AND venue = ? ORDER BY created_at",
+                (self.venue,),
+            ).fetchall()
+        return [_intent(row[0], row[1:]) for row in rows]
+
+    def not_placed(self, client_order_id: str) -> None:
+        """The broker has no order for this intent: it never arrived."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE intents SET outcome = 'not_placed' WHERE client_order_id = ? "
+                "AND outcome = 'pending'",
+                (client_order_id,),
+            )
 
     # -- writing ----------------------------------------------------------------------
     def submitted(
@@ -143,9 +247,13 @@ class Journal:
                     (row["id"], event if parent is None else "leg", row.get("status"), now),
                 )
             self._observe(db, [order], now)
+            db.execute(
+                "UPDATE intents SET outcome = 'placed', order_id = ? WHERE client_order_id = ?",
+                (order["id"], order["client_order_id"]),
+            )
 
     def quote_of(self, order_id: str) -> SubmissionQuote | None:
-        with self._connect() as db:
+        with self._connect(doing="read") as db:
             row = db.execute(
                 "SELECT quote_bid, quote_ask, quote_time FROM orders WHERE id = ?", (order_id,)
             ).fetchone()
@@ -188,7 +296,7 @@ class Journal:
     # -- reading ----------------------------------------------------------------------
     def open_since(self) -> pd.Timestamp | None:
         """Creation time of the oldest journaled order not yet in a final state."""
-        with self._connect() as db:
+        with self._connect(doing="read") as db:
             rows = db.execute(
                 "SELECT body FROM orders WHERE venue = ? AND status NOT IN "
                 f"({','.join('?' * len(frames.TERMINAL_STATUSES))})",
@@ -200,7 +308,7 @@ class Journal:
 
     def events(self) -> pd.DataFrame:
         """Every recorded event, oldest first: ``order_id event status at``."""
-        with self._connect() as db:
+        with self._connect(doing="read") as db:
             rows = db.execute(
                 "SELECT order_id, event, status, at FROM events ORDER BY seq"
             ).fetchall()
@@ -219,7 +327,7 @@ class Journal:
         if not all_venues:
             query += " WHERE o.venue = ?"
             params = (self.venue,)
-        with self._connect() as db:
+        with self._connect(doing="read") as db:
             rows = db.execute(query + " ORDER BY o.recorded_at, o.rowid", params).fetchall()
         bodies = [orjson.loads(r[0]) for r in rows]
         for body in bodies:
@@ -242,6 +350,12 @@ class Journal:
             legs[parent] = list(frame.index[frame["parent_id"] == parent])
         frame["legs"] = _objects([legs.get(i, []) for i in frame.index])
         return frame
+
+
+def _intent(client_order_id: str, row: tuple[Any, ...]) -> Intent:
+    body, bid, ask, time = row
+    quote = None if bid is None else SubmissionQuote(bid, ask, pd.Timestamp(time) if time else None)
+    return Intent(client_order_id, orjson.loads(body), quote)
 
 
 def _with_parents(order: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str | None]]:
