@@ -39,7 +39,7 @@ def test_stock_data_stream_works_unchanged(
     url = running_exchange.url.replace("http://", "ws://") + "/v2/iex"
     script = run_script("alpaca_py_data_stream.py", url, "12")
     try:
-        publisher = running_exchange._server.config.app.state.streams.publisher("stocks")
+        publisher = running_exchange.streams.publisher("stocks")
         wait_until(
             lambda: (
                 any(s.subscriptions["bars"] for s in publisher.sessions)

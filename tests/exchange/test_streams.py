@@ -316,24 +316,24 @@ def test_unknown_feed_is_refused_at_the_handshake(running_exchange: RunningExcha
     assert refused.value.response.status_code in (403, 404)
 
 
-@pytest.mark.slow
 def test_a_client_that_stops_reading_is_dropped(
     running_exchange: RunningExchange, exchange: Exchange, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A reader that stops reading gets Alpaca's 407 and is closed; the server keeps no backlog."""
     monkeypatch.setattr(exchange_streams, "OUTBOX_FRAMES", 8)  # more than one step's frames
-    hub = running_exchange._server.config.app.state.streams
+    hub = running_exchange.streams
     symbols = ["AAPL", "MSFT", "SPY", "QQQ", "NVDA", "AMZN", "TSLA", "META"]
 
     async def scenario() -> list[Any]:
         # A small receive buffer (the kernel would otherwise take 32 MB for the client) and
-        # max_queue=1: the client stops reading the socket, so TCP pushes back on the server.
+        # max_queue=1: the client stops reading the socket, so TCP pushes back on the server
+        # (no compression: deflate would shrink 20 MB of JSON to what the buffers hold).
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         sock.connect(("127.0.0.1", running_exchange.port))
         sock.setblocking(False)
         url = ws_url(running_exchange, "/v2/iex")
-        async with ws_connect(url, sock=sock, max_queue=1) as ws:
+        async with ws_connect(url, sock=sock, max_queue=1, compression=None) as ws:
             await ws.recv()
             await ws.send(json.dumps({"action": "auth", "key": KEY, "secret": SECRET}))
             await ws.recv()

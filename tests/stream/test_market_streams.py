@@ -21,7 +21,7 @@ T0 = pd.Timestamp("2024-03-05T15:00:00Z")
 
 
 def hub(running: RunningExchange):
-    return running._server.config.app.state.streams
+    return running.streams
 
 
 def test_quotes_frame_is_the_rest_frame_as_it_happens(kit: tk.Kit, exchange: Exchange) -> None:

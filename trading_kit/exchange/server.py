@@ -220,7 +220,8 @@ class RunningExchange:
         self.url = url_of(self._sock)
         self.host, self.port = self._sock.getsockname()[:2]
         self._lock = lock
-        self._server = uvicorn.Server(uvicorn_config(create_app(exchange), idle_timeout))
+        self.app = create_app(exchange)
+        self._server = uvicorn.Server(uvicorn_config(self.app, idle_timeout))
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._sock]},
@@ -242,6 +243,11 @@ class RunningExchange:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def streams(self) -> Any:
+        """The websocket hub (its connections and price publishers), for tests and tools."""
+        return self.app.state.streams
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask uvicorn to exit, wait for the thread, release the port and the state file."""
