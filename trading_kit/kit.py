@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .connection import http_stack
 from .data import MarketData
 from .orders import Orders
+from .orders.journal import SubmissionQuote
 
 if TYPE_CHECKING:  # the widgets import plotly and ipywidgets: only when asked for
     from .stream import Streams
@@ -34,7 +35,12 @@ class Kit:
         """Live quotes, trades, bars and trade updates (one connection per stream)."""
         from .stream import Streams
 
-        return Streams.of(self.data)
+        streams = Streams.of(self.data)
+        live = self.orders.live
+        if live.quote_source is None:  # first use: the journal and the checks follow the stream
+            live.quote_source = lambda symbol: _submission_quote(streams.latest_quote(symbol))
+            streams.add_follower(live)
+        return streams
 
     def chart(self, symbol: str, timeframe: str = "5Min", **options: Any) -> PriceChart:
         """Candles and volume, with this account's open orders, fills and entry price."""
@@ -53,6 +59,13 @@ class Kit:
         from .ui import Blotter
 
         return Blotter(self.orders, **options)
+
+
+def _submission_quote(quote: Any) -> SubmissionQuote | None:
+    """A streamed quote as the journal keeps it."""
+    if quote is None:
+        return None
+    return SubmissionQuote(quote.bid_price, quote.ask_price, quote.timestamp)
 
 
 def connect(

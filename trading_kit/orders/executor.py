@@ -25,6 +25,7 @@ a lost cancel is settled by reading the order.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import re
 import uuid
@@ -52,9 +53,19 @@ from ..errors import (
 from ..http import HttpStack
 from ..rules import TICKER_HINT, on_tick, rfc3339, ticker, user_time
 from . import frames
-from .checks import IMMEDIATE_TIFS, MarketContext, PreTradeChecks, Quote, run_checks
+from .checks import (
+    IMMEDIATE_TIFS,
+    MarketContext,
+    PreTradeChecks,
+    Quote,
+    estimated_cost,
+    estimated_qty,
+    opens_short,
+    run_checks,
+)
 from .frames import Account, Order
 from .journal import Journal, SubmissionQuote
+from .live import LiveAccount
 from .risk import RiskLimits, RiskState, check_risk
 from .spec import (
     MAX_CLIENT_ORDER_ID,
@@ -159,6 +170,15 @@ class Orders:
         host = urlsplit(settings.trading_url).hostname or "broker"
         venue = "local" if host in LOOPBACK_HOSTS else host
         self.journal = Journal(journal_path or settings.journal_path, venue)
+        self._live: LiveAccount | None = None
+        self._assets: dict[str, tuple[dt.date, Any]] = {}  # symbol -> (day, asset) when live
+
+    @property
+    def live(self) -> LiveAccount:
+        """The account as the trade-update stream keeps it (``kit.stream`` feeds it)."""
+        if self._live is None:
+            self._live = LiveAccount(self._call, self.journal)
+        return self._live
 
     def __repr__(self) -> str:
         return (
@@ -288,7 +308,8 @@ class Orders:
             existing = self._existing_order(body, quote=intent.quote)
             if existing is not None:
                 return existing
-        context, state, quote = self._context(spec)
+        live = self._live if self._live is not None and self._live.trusted else None
+        context, state, quote = self._live_context(spec, live) if live else self._context(spec)
         run_checks(spec, context, self.checks)
         if self.risk.any:
             check_risk(spec, self.risk, state)
@@ -297,7 +318,11 @@ class Orders:
         except JournalError as failure:
             raise _not_sent(client_id, failure) from None
         record = self._post_order(body)
-        self._journal_submitted(record, quote)
+        if live is None:
+            self._journal_submitted(record, quote)
+        else:  # the intent is on disk: the rest of the record can follow off the critical path
+            live.placed(record, _holds(spec, context), _sells(spec, context))
+            self.journal.write_later(self._journal_submitted, record, quote)
         return Order.from_json(record)
 
     def check(self, spec: OrderSpec | None = None, **fields: Any) -> OrderSpec:
@@ -544,8 +569,8 @@ class Orders:
         last_event``; ``slippage`` is dollars per share against the mid quote at
         submission, positive when the fill was worse for the trader.
         """
-        if refresh:
-            self.refresh_journal()
+        if refresh and not (self._live is not None and self._live.trusted):
+            self.refresh_journal()  # (a live trade-update stream keeps the journal current)
         return self.journal.history(all_venues=all_venues)
 
     def refresh_journal(self) -> None:
@@ -752,10 +777,11 @@ class Orders:
                 code=failure.code,
             ) from None
 
-    def _quote(self, symbol: str) -> SubmissionQuote | None:
-        """The latest quote, or ``None`` if the data API cannot give one (journal only)."""
+    def _quote(self, symbol: str, *, cached: bool = False) -> SubmissionQuote | None:
+        """The latest quote (from the 1 s cache if ``cached``), or ``None`` if the data API
+        cannot give one."""
         try:
-            frame = self._data.get_latest_quote(symbol, use_cache=False)
+            frame = self._data.get_latest_quote(symbol, use_cache=cached)
         except TradingKitError as failure:
             log.info("trading_kit: no quote for %s (%s)", symbol, failure)
             return None
@@ -766,6 +792,51 @@ class Orders:
             float(frame["ask_price"].iloc[0]),
             frame["timestamp"].iloc[0],
         )
+
+    def _live_context(
+        self, spec: OrderSpec, live: LiveAccount
+    ) -> tuple[MarketContext, RiskState, SubmissionQuote | None]:
+        """What the checks read, from the live account: no request in the steady state.
+
+        The quote comes from the quote stream when one is open for the symbol, else from
+        the 1 s cache; the asset is cached for the day; the clock is asked only for
+        ioc/fok orders, as on the REST path.
+        """
+        checks = self.checks
+        numbers = live.numbers(spec.symbol)
+        quote = live.quote(spec.symbol) or self._quote(spec.symbol, cached=True)
+        values: dict[str, Any] = {
+            "buying_power": numbers["buying_power"],
+            "shorting_enabled": numbers["shorting_enabled"],
+            "position_qty": numbers["position_qty"],
+            "qty_available": numbers["qty_available"],
+        }
+        if quote is not None:
+            values["quote"] = Quote(Decimal(str(quote.bid)), Decimal(str(quote.ask)))
+        if checks.asset:
+            values["asset"] = self._asset_for_today(spec.symbol)
+        if checks.market_hours and spec.time_in_force in IMMEDIATE_TIFS:
+            clock = self._call("GET", "/v2/clock")
+            values["is_open"] = bool(clock.get("is_open"))
+            values["next_open"] = clock.get("next_open")
+        context = MarketContext(**values)
+        state = RiskState(
+            market=context,
+            open_orders=numbers["open_orders"],
+            equity=numbers["equity"],
+            last_equity=numbers["last_equity"],
+        )
+        return context, state, quote
+
+    def _asset_for_today(self, symbol: str) -> Any:
+        today = dt.datetime.now(dt.timezone.utc).date()
+        cached = self._assets.get(symbol)
+        if cached is None or cached[0] != today:
+            cached = self._assets[symbol] = (
+                today,
+                self._get_or_none(f"/v2/assets/{_segment(symbol)}"),
+            )
+        return cached[1]
 
     def _context(self, spec: OrderSpec) -> tuple[MarketContext, RiskState, SubmissionQuote | None]:
         """Fetch what the enabled checks and rules read, and nothing more."""
@@ -988,6 +1059,20 @@ class Orders:
             )
             return None
         return bars if len(bars) else None
+
+
+def _holds(spec: OrderSpec, context: MarketContext) -> Decimal | None:
+    """The buying power an order takes: a buy's, or a sale that opens a short."""
+    if spec.side == "buy" or opens_short(spec, context):
+        return estimated_cost(spec, context)
+    return None
+
+
+def _sells(spec: OrderSpec, context: MarketContext) -> Decimal:
+    """Shares of a long position an order holds for itself."""
+    if spec.side == "sell" and context.position_qty > 0:
+        return estimated_qty(spec, context) or Decimal(0)
+    return Decimal(0)
 
 
 def _risk_limits(risk: RiskLimits | Mapping[str, Any] | None) -> RiskLimits:

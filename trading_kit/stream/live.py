@@ -475,6 +475,17 @@ class MarketFrame(LiveFrame):
         row.pop("timestamp")
         return self._record(symbol, pd.Timestamp(t, tz="UTC"), **row)
 
+    def latest(self, symbol: str) -> Any:
+        """The newest record of ``symbol`` held (``None`` before its first)."""
+        with self._lock:
+            ring = self._rings.get(symbol)
+            if ring is None or not ring.size:
+                return None
+            i = (ring.next - 1) % ring.capacity
+            row = {name: _scalar(column[i]) for name, column in ring.columns.items()}
+        stamp = pd.Timestamp(row.pop("timestamp"), tz="UTC")
+        return self._record(symbol, stamp, *(row[name] for _, name, _ in self._fields))
+
     def latest_time(self, symbol: str) -> pd.Timestamp | None:
         """The newest timestamp held for ``symbol`` (gap fill starts after it)."""
         with self._lock:
@@ -567,6 +578,10 @@ class TradeUpdateFrame(LiveFrame):
     def last(self) -> TradeUpdate | None:
         with self._lock:
             return self._rows[-1] if self._rows else None
+
+
+def _scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _stamps(messages: list[dict[str, Any]]) -> np.ndarray:

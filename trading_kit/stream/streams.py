@@ -61,6 +61,7 @@ class Streams:
         self._data: dict[str, Connection] = {}
         self._trading: Connection | None = None
         self._gap_handlers: list[GapHandler] = []
+        self._followers: list[Any] = []
 
     @classmethod
     def of(cls, data: Any) -> Streams:
@@ -240,6 +241,19 @@ class Streams:
             for i, t in enumerate(stamps.tolist())
         ]
 
+    def latest_quote(self, symbol: str) -> Any:
+        """The newest streamed quote of ``symbol`` (a ``Quote``), if a quote stream for it is
+        open and connected; ``None`` otherwise."""
+        best = None
+        for conn in list(self._data.values()):
+            if conn.state != "open":
+                continue
+            for frame in conn.protocol.routes.get(("quotes", symbol), []):
+                quote = frame.latest(symbol)
+                if quote is not None and (best is None or quote.timestamp > best.timestamp):
+                    best = quote
+        return best
+
     # -- trade updates --------------------------------------------------------------------
     def trade_updates(self, *, on: Callable | None = None, keep: int = 1000) -> TradeUpdateFrame:
         """Every order event of the account (``new``, ``fill``, ``partial_fill``, ``canceled``…)."""
@@ -263,12 +277,34 @@ class Streams:
         proto.consumers.append(consumer)
         if failed is not None:
             proto.failures.append(failed)
+        opening = conn.state != "open"
         try:
             self._run(conn.start())
         except BaseException:
             self._unfollow(conn, consumer, failed)
             raise
+        if opening and not self._loop.here:
+            for follower in self._followers:  # seeded once the stream listens
+                follower.started()
         return lambda: self._unfollow(conn, consumer, failed)
+
+    def add_follower(self, follower: Any) -> None:
+        """Keep ``follower`` (``Orders.live``) current whenever the trade-update stream is open:
+        ``started()`` once it listens, ``updates(list)`` on the stream thread for each update,
+        ``gap(down, back)`` after a reconnect, ``stopped(error)`` when it ends."""
+        if follower in self._followers:
+            return
+        self._followers.append(follower)
+        self.on_gap(follower.gap)
+        if self._trading is not None:
+            self._attach(self._trading, follower)
+            if self.trading_live:
+                follower.started()
+
+    def _attach(self, conn: Connection, follower: Any) -> None:
+        proto: TradingProtocol = conn.protocol
+        proto.consumers.append(follower.updates)
+        proto.failures.append(follower.stopped)
 
     def on_gap(self, handler: GapHandler) -> None:
         """Call ``handler(down, back)`` (on a worker thread) after the trading stream was down."""
@@ -280,8 +316,11 @@ class Streams:
             proto.consumers.remove(consumer)
         if failed in proto.failures:
             proto.failures.remove(failed)
-        if not proto.consumers and self._trading is conn:
-            self._trading = None
+        followers = [f.updates for f in self._followers]
+        if self._trading is conn and all(c in followers for c in proto.consumers):
+            self._trading = None  # only the followers listen: nobody asked for the stream
+            for follower in self._followers:
+                follower.stopped(None)
             self._loop.spawn(conn.close())
 
     @property
@@ -300,6 +339,8 @@ class Streams:
                 on_reconnect=self._trading_gap,
                 **({"backoff": self._backoff} if self._backoff else {}),
             )
+            for follower in self._followers:
+                self._attach(self._trading, follower)
         return self._trading
 
     async def _trading_gap(self, down: pd.Timestamp, back: pd.Timestamp) -> None:
