@@ -192,12 +192,59 @@ def quotes_bench(hours: float, repeat: int) -> None:
     print(f"    target >= 20,000 quotes/s: {'met' if verdict else 'MISSED'}")
 
 
+def fill_latency(n: int) -> None:
+    """Milliseconds from the exchange emitting a fill (written) to the ``on=`` callback."""
+    from trading_kit.exchange import Exchange, ManualClock, SimulatedMarket, start_exchange
+
+    print(f"(b) fill -> trade update callback, {n} market orders on loopback")
+    exchange = Exchange(SimulatedMarket(), ManualClock("2024-03-05T15:00:00Z"), partial_fills=False)
+    emitted: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    done = threading.Event()
+
+    def on_engine(update) -> None:  # the exchange's own listener: the instant of the fill
+        if update.event == "fill":
+            emitted[update.order.id] = time.perf_counter()
+
+    def on_update(update) -> None:
+        if update.event == "fill":
+            arrived[update.order_id] = time.perf_counter()
+            if len(arrived) >= n:
+                done.set()
+
+    with start_exchange(exchange) as running, tempfile.TemporaryDirectory() as tmp:
+        data = MarketData("bench", "bench", data_url=running.url, trading_url=running.url,
+                          cache_path=Path(tmp) / "c.sqlite")  # fmt: skip
+        streams = Streams(data)
+        fills = streams.trade_updates(on=on_update)
+        exchange.add_listener(on_engine)
+        session = requests.Session()
+        session.headers.update(HEADERS)
+        body = {"symbol": "AAPL", "qty": 1, "type": "market", "time_in_force": "day"}
+        for i in range(n):
+            side = "buy" if i % 2 == 0 else "sell"
+            session.post(running.url + "/v2/orders", json={**body, "side": side}).raise_for_status()
+            while len(arrived) < i + 1 and not done.is_set():  # one at a time: no queueing
+                time.sleep(0.0002)
+        done.wait(30)
+        fills.close()
+        streams.close()
+    latencies = sorted((arrived[k] - emitted[k]) * 1000 for k in arrived if k in emitted)
+    p50 = statistics.median(latencies)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"    p50 {p50:.2f} ms   p99 {p99:.2f} ms   ({len(latencies)} fills)")
+    print(f"    target p50 <= 5 ms: {'met' if p50 <= 5 else 'MISSED'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--fills", type=int, default=200)
     args = parser.parse_args()
     quotes_bench(args.hours, args.repeat)
+    print()
+    fill_latency(args.fills)
 
 
 if __name__ == "__main__":

@@ -66,3 +66,29 @@ def test_stock_data_stream_works_unchanged(
     assert len(got["trades"]) == 6
     (bar,) = got["bars"]
     assert pd.Timestamp(bar[1]) == T0
+
+
+def test_trading_stream_works_unchanged(running_exchange: RunningExchange) -> None:
+    url = running_exchange.url.replace("http://", "ws://") + "/stream"
+    script = run_script("alpaca_py_trading_stream.py", url)
+    try:
+        hub = running_exchange.streams
+        wait_until(
+            lambda: any(s.streams for s in hub.trading) or script.poll() is not None, timeout=60
+        )
+        order = requests.post(
+            running_exchange.url + "/v2/orders",
+            json={"symbol": "SPY", "qty": "2", "side": "buy", "type": "market",
+                  "time_in_force": "day"},
+            headers=HEADERS,
+            timeout=10,
+        ).json()  # fmt: skip
+        out, err = script.communicate(timeout=60)
+    finally:
+        script.kill()
+    assert script.returncode == 0, err
+    updates = json.loads(out.splitlines()[-1])
+    assert [u["event"] for u in updates] == ["new", "fill"]
+    fill = updates[-1]
+    assert fill["order_id"] == order["id"] and fill["status"] == "filled"
+    assert fill["qty"] == 2 and fill["position_qty"] == 2 and fill["price"] > 0

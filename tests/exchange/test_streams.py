@@ -405,3 +405,68 @@ def test_listening_before_auth_is_unauthorized(running_exchange: RunningExchange
         "data": {"action": "listen", "status": "unauthorized"},
     }
     client.close()
+
+
+# -- trade updates -----------------------------------------------------------------------------
+
+
+def listening_client(running: RunningExchange, **options: Any) -> Client:
+    client = trading_client(running, {"action": "auth", "key": KEY, "secret": SECRET}, **options)
+    client.recv()
+    client.send({"action": "listen", "data": {"streams": ["trade_updates"]}})
+    client.recv()
+    return client
+
+
+def post(running: RunningExchange, method: str, path: str, **body: Any) -> dict:
+    response = requests.request(
+        method, running.url + path, json=body or None, headers=HEADERS, timeout=10
+    )
+    response.raise_for_status()
+    return response.json() if response.content else {}
+
+
+def updates_until(client: Client, event: str, order_id: str) -> list[dict]:
+    got = []
+    while not got or not (got[-1]["event"] == event and got[-1]["order"]["id"] == order_id):
+        message = client.recv()
+        assert message["stream"] == "trade_updates"
+        got.append(message["data"])
+    return got
+
+
+@pytest.mark.parametrize("use_msgpack", [False, True])
+def test_a_fill_is_streamed_with_the_order_as_rest_shows_it(
+    running_exchange: RunningExchange, use_msgpack: bool
+) -> None:
+    client = listening_client(running_exchange, use_msgpack=use_msgpack)
+    order = post(
+        running_exchange, "POST", "/v2/orders",
+        symbol="AAPL", qty="3", side="buy", type="market", time_in_force="day",
+    )  # fmt: skip
+    updates = updates_until(client, "fill", order["id"])
+    assert [u["event"] for u in updates] == ["new", "fill"]
+    fill = updates[-1]
+    assert fill["order"] == post(running_exchange, "GET", f"/v2/orders/{order['id']}")
+    assert fill["qty"] == "3" and fill["position_qty"] == "3"
+    assert fill["price"] == fill["order"]["filled_avg_price"]
+    assert fill["execution_id"] and fill["timestamp"] == fill["order"]["filled_at"]
+    client.close()
+
+
+def test_replace_and_cancel_are_streamed(running_exchange: RunningExchange) -> None:
+    client = listening_client(running_exchange)
+    order = post(
+        running_exchange, "POST", "/v2/orders",
+        symbol="MSFT", qty="2", side="buy", type="limit", limit_price="10", time_in_force="gtc",
+    )  # fmt: skip
+    assert updates_until(client, "new", order["id"])[-1]["order"]["status"] == "new"
+    new = post(running_exchange, "PATCH", f"/v2/orders/{order['id']}", limit_price="11")
+    updates = updates_until(client, "new", new["id"])
+    replaced = next(u for u in updates if u["event"] == "replaced")
+    assert replaced["order"]["id"] == order["id"] and replaced["order"]["replaced_by"] == new["id"]
+    post(running_exchange, "DELETE", f"/v2/orders/{new['id']}")
+    (canceled,) = updates_until(client, "canceled", new["id"])[-1:]
+    assert canceled["order"]["status"] == "canceled"
+    assert canceled["order"] == post(running_exchange, "GET", f"/v2/orders/{new['id']}")
+    client.close()

@@ -10,6 +10,7 @@ atomic against both.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +19,11 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from .engine import Engine
+from .order_events import OrderEvents
 from .store import Store
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Exchange:
@@ -56,6 +59,8 @@ class Exchange:
         self.stream_symbol_limit = stream_symbol_limit
         self.lock = threading.RLock()
         self._clock_listeners: list[Callable[[pd.Timestamp], None]] = []
+        self._listeners: list[Callable[[Any], None]] = []
+        self._events: OrderEvents | None = None
         self.store = Store(db_path)
         self.engine = Engine(
             market,
@@ -82,7 +87,37 @@ class Exchange:
                 self.engine.process_until(self.clock.now())
                 return operation(*args, **kwargs)
             finally:
-                self.store.save(self.engine.drain())
+                changes = self.engine.drain()
+                self.store.save(changes)
+                if self._listeners:
+                    self._publish(changes)
+
+    def add_listener(self, listener: Callable[[Any], None]) -> Callable[[], None]:
+        """Call ``listener(update)`` with each trade update once its change is written (the
+        ``data`` of Alpaca's ``trade_updates`` message); returns the remover. Listeners run
+        under the exchange lock: keep them quick (hand the update to a loop or a queue)."""
+        with self.lock:
+            if self._events is None:
+                self._events = OrderEvents(self.engine)
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self.lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+                if not self._listeners:
+                    self._events = None
+
+        return remove
+
+    def _publish(self, changes: Any) -> None:
+        assert self._events is not None
+        for update in self._events.derive(changes.orders, changes.activities):
+            for listener in list(self._listeners):
+                try:
+                    listener(update)
+                except Exception:  # a listener's bug must not undo a written change
+                    log.exception("trade update listener %r failed", listener)
 
     def on_clock_step(self, listener: Callable[[pd.Timestamp], None]) -> Callable[[], None]:
         """Call ``listener(now)`` after each step of a manual clock; returns the remover.

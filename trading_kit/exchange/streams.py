@@ -27,8 +27,9 @@ text frames (JSON). Errors are Alpaca's: ``[{"T": "error", "code": 402, "msg": "
 failed"}]`` and the like, and one data connection per key (``406 connection limit
 exceeded`` for the next). Keys are compared and dropped: never logged, never echoed.
 
-Trade updates are pushed by the engine's order events (:meth:`StreamHub.trade_update`,
-called after the change is persisted), never read back from the store. Prices come from
+Trade updates are the exchange's order events (``Exchange.add_listener``: each is handed
+over once its change is written, with the order exactly as the REST routes render it);
+nothing is read back from the store. Prices come from
 a publisher per market that wakes when the clock moves (at each step of a manual
 clock, every 5 seconds on the realtime clock) and streams what the market printed since
 (``live_prices``), so the stream and the REST routes agree on every instant.
@@ -515,6 +516,7 @@ class TradingSession(_Session):
             self.invalid('listen needs {"data": {"streams": ["trade_updates"]}}')
             return
         self.streams = [s for s in streams if s == "trade_updates"]
+        self.hub.listening_changed()
         self.send({"stream": "listening", "data": {"streams": self.streams}})
 
     def trade_update(self, payload: bytes) -> None:
@@ -538,6 +540,7 @@ class StreamHub:
         self._publishers: dict[str, PricePublisher] = {}
         self._data_slots: dict[tuple[str, str], DataSession] = {}
         self._unhook = exchange.on_clock_step(self._clock_stepped)
+        self._unlisten: Callable[[], None] | None = None
 
     def bind(self) -> None:
         """Remember the server's event loop (engine events and clock steps arrive on others)."""
@@ -586,15 +589,27 @@ class StreamHub:
                     del self._data_slots[slot]
         else:
             self.trading.discard(session)  # type: ignore[arg-type]
+            self.listening_changed()
 
-    # -- events from other threads -------------------------------------------------------
-    def trade_update(self, event: dict[str, Any]) -> None:
-        """Publish one trade update (thread-safe; called after the engine persisted it)."""
-        if self.loop is not None and self.trading:
-            self.loop.call_soon_threadsafe(self._fan_out, event)
+    # -- trade updates: the engine's events --------------------------------------------------
+    def listening_changed(self) -> None:
+        """Listen to the exchange's order events while some connection listens to them (the
+        engine only builds events while someone listens)."""
+        wanted = any(session.streams for session in self.trading)
+        if wanted and self._unlisten is None:
+            self._unlisten = self.exchange.add_listener(self._engine_event)
+        elif not wanted and self._unlisten is not None:
+            unlisten, self._unlisten = self._unlisten, None
+            unlisten()
 
-    def _fan_out(self, event: dict[str, Any]) -> None:
-        frame = {"stream": "trade_updates", "data": event}
+    def _engine_event(self, update: Any) -> None:
+        """Called by the exchange, under its lock, once the change is written: hand it over."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._fan_out, update)
+
+    def _fan_out(self, update: dict[str, Any]) -> None:
+        frame = {"stream": "trade_updates", "data": update}
         encoded: dict[bool, bytes] = {}
         for session in list(self.trading):
             codec = session.codec

@@ -317,6 +317,8 @@ class Orders:
             self.journal.intend(body, quote)
         except JournalError as failure:
             raise _not_sent(client_id, failure) from None
+        if live is not None:
+            live.placing(client_id)
         record = self._post_order(body)
         if live is None:
             self._journal_submitted(record, quote)

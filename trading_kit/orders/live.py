@@ -60,6 +60,7 @@ class LiveAccount:
         # Orders placed here since the last account read: (placed at, cost, symbol, sell qty)
         self._placed: dict[str, tuple[float, Decimal, str, Decimal]] = {}
         self._read_started = 0.0
+        self._mine: set[str] = set()  # client order ids this kit is placing or placed
         self._updates_seen = 0
         self._refresh = ThreadPoolExecutor(1, thread_name_prefix="trading-kit-account")
         self._refresh_queued = False
@@ -82,9 +83,15 @@ class LiveAccount:
         self.trusted = False
 
     def updates(self, updates: Iterable[Any]) -> None:
-        """Apply trade updates (on the stream thread: memory only; the journal in the background)."""
+        """Apply trade updates (on the stream thread: memory only; the journal in the background).
+
+        Only an update that moves money this account cannot compute (a fill, an order
+        leaving the book, an order placed elsewhere) re-reads the account: a new order
+        placed here already holds its cost locally, so it costs no request.
+        """
         updates = list(updates)
         self.journal.write_later(self.journal.follow, updates)
+        reread = False
         with self._lock:
             for update in updates:
                 self._updates_seen += 1
@@ -93,14 +100,22 @@ class LiveAccount:
                         self._open.pop(row["id"], None)
                     else:
                         self._open[row["id"]] = row
-                if (
-                    update.event in ("fill", "partial_fill")
-                    and update.position_qty == update.position_qty
-                ):
+                filled = update.event in ("fill", "partial_fill")
+                if filled and update.position_qty == update.position_qty:  # (not NaN)
                     self._set_position(update.symbol, Decimal(str(update.position_qty)))
-        self._refresh_soon()
+                ours = update.client_order_id in self._mine
+                reread = (
+                    reread or not ours or update.event not in ("new", "accepted", "pending_new")
+                )
+        if reread:
+            self._refresh_soon()
 
     # -- what the executor asks -------------------------------------------------------------
+    def placing(self, client_order_id: str) -> None:
+        """An order this kit is about to send (its ``new`` update may beat the answer)."""
+        with self._lock:
+            self._mine.add(client_order_id)
+
     def placed(self, record: Mapping[str, Any], cost: Decimal | None, sell_qty: Decimal) -> None:
         """An order this kit just placed: it holds ``cost`` and ``sell_qty`` until re-read."""
         with self._lock:

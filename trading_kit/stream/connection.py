@@ -167,6 +167,7 @@ class Connection:
             down_since = pd.Timestamp.now(tz="UTC")
             self.state = "reconnecting"
             self._ws = None
+            self.protocol.dropped()
             self._fail_replies(StreamError(f"the {self.name} stream dropped: {reason}"))
             log.warning(
                 "trading_kit: the %s stream dropped (%s); reconnecting with backoff.",
@@ -386,6 +387,9 @@ class DataProtocol:
                 frame.receive(symbol, messages)
         return [c for c in controls if c.get("T") in ("subscription", "error", "success")]
 
+    def dropped(self) -> None:
+        return None  # the frames keep what they have; bars missed are filled after
+
     def unsolicited(self, conn: Connection, message: dict[str, Any]) -> None:
         if message.get("T") == "error":
             log.warning(
@@ -409,7 +413,7 @@ class TradingProtocol:
 
     def __init__(self) -> None:
         self.consumers: list[Callable[[list[TradeUpdate]], None]] = []
-        self.failures: list[Callable[[StreamError], None]] = []
+        self.failures: list[Callable[[StreamError | None], None]] = []
 
     async def handshake(self, conn: Connection, ws: ClientConnection) -> None:
         key, secret = conn.credentials
@@ -452,6 +456,10 @@ class TradingProtocol:
     def unsolicited(self, conn: Connection, message: dict[str, Any]) -> None:
         if message.get("stream") == "error":
             log.warning("trading_kit: the trading stream reported: %s", message.get("data"))
+
+    def dropped(self) -> None:
+        for tell in list(self.failures):  # updates may be missed until the gap is caught up
+            tell(None)
 
     def failed(self, error: StreamError) -> None:
         for tell in list(self.failures):

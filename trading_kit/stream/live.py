@@ -331,8 +331,12 @@ class LiveFrame:
             except Exception:
                 log.exception("trading_kit: a live-frame listener raised")
 
-    def fail(self, error: StreamError) -> None:
-        """The stream cannot go on: consumers get ``error``; ``.df`` keeps what arrived."""
+    def fail(self, error: StreamError | None) -> None:
+        """The stream cannot go on: consumers get ``error``; ``.df`` keeps what arrived.
+
+        (``None``: it dropped and is reconnecting; nothing to tell the consumers.)"""
+        if error is None:
+            return
         self.error = error
         self._delivery.end(_End(error))
 
