@@ -134,7 +134,10 @@ def validated_orders(n: int, rounds: int) -> dict[str, tuple[list[float], float]
         SimulatedMarket(), ManualClock(OPEN + pd.Timedelta(minutes=30)), partial_fills=False
     )
     results: dict[str, tuple[list[float], float]] = {}
-    with start_exchange(exchange) as running, tempfile.TemporaryDirectory() as tmp:
+    with (
+        start_exchange(exchange) as running,
+        tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp,
+    ):
         client = TradingClient("bench", "bench", paper=True, url_override=running.url)
         kit = tk.connect(
             "bench", "bench", trading_url=running.url, data_url=running.url,
@@ -142,7 +145,10 @@ def validated_orders(n: int, rounds: int) -> dict[str, tuple[list[float], float]
         )  # fmt: skip
         rest = Orders(stack=kit.orders._stack)  # no stream: every check reads over REST
         kit.stream.trade_updates()  # the kit's orders now follow the trade-update stream
-        kit.stream.quotes("AAPL")  # and price their checks from the quote stream
+        quotes = kit.stream.quotes("AAPL")  # and price their checks from the quote stream
+        exchange.advance("5s")  # (the manual clock streams a quote once it moves)
+        while quotes.latest("AAPL") is None:
+            time.sleep(0.001)
         limiter = kit.orders._stack.limiter
         order = {
             "qty": 1,
@@ -178,6 +184,7 @@ def validated_orders(n: int, rounds: int) -> dict[str, tuple[list[float], float]
             requests_per_order = sum(sent[name]) / (n * rounds) if sent[name] else 1.0
             results[name] = (samples[name], requests_per_order)
         kit.stream.close()
+        kit.orders.journal.flush()
     return results
 
 

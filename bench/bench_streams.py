@@ -166,7 +166,7 @@ def quotes_bench(hours: float, repeat: int) -> None:
     print(f"(a) {n:,} quotes per step ({len(SYMBOLS)} symbols, {hours:g} h), {repeat} steps each")
     server = ExchangeProcess()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
             rows: dict[str, float] = {}
             cpu: dict[str, float] = {}
             started = time.process_time()
@@ -212,7 +212,10 @@ def fill_latency(n: int) -> None:
             if len(arrived) >= n:
                 done.set()
 
-    with start_exchange(exchange) as running, tempfile.TemporaryDirectory() as tmp:
+    with (
+        start_exchange(exchange) as running,
+        tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp,
+    ):
         data = MarketData("bench", "bench", data_url=running.url, trading_url=running.url,
                           cache_path=Path(tmp) / "c.sqlite")  # fmt: skip
         streams = Streams(data)

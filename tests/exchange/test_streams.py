@@ -470,3 +470,18 @@ def test_replace_and_cancel_are_streamed(running_exchange: RunningExchange) -> N
     assert canceled["order"]["status"] == "canceled"
     assert canceled["order"] == post(running_exchange, "GET", f"/v2/orders/{new['id']}")
     client.close()
+
+
+def test_a_websocket_outlives_the_idle_timeout(sim_market: SimulatedMarket) -> None:
+    """The timer that closes connections with no request head must stop at the upgrade."""
+    exchange = Exchange(sim_market, ManualClock(T0))
+    with start_exchange(exchange, idle_timeout=0.2) as running:
+        client = data_client(running)
+        client.send({"action": "subscribe", "quotes": ["AAPL"]})
+        client.recv()
+        connected = time.monotonic()
+        while time.monotonic() - connected < 1.0:  # five idle timeouts, the stream still flows
+            exchange.advance("5s")
+            assert client.recv_until(1, {"q"})[0]["S"] == "AAPL"
+        client.close()
+    exchange.close()

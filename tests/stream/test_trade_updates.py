@@ -120,3 +120,16 @@ def test_without_the_stream_the_rest_path_is_unchanged(exchange: Exchange, tmp_p
     finally:
         kit.stream.close()
         running.stop()
+
+
+def test_the_journal_keeps_each_quote_whichever_write_comes_first(kit: tk.Kit) -> None:
+    """With the stream, an order's trade update often reaches the journal before the
+    record of its answer: the quote at submission must survive either order."""
+    kit.stream.trade_updates()
+    order = {"qty": 1, "side": "buy", "type": "limit", "limit_price": 10, "time_in_force": "gtc"}
+    placed = [kit.orders.place_order("AAPL", **order).id for _ in range(20)]
+    filled = kit.orders.place_order("MSFT", qty=2, side="buy").id
+    history = kit.orders.history()
+    assert history.loc[placed, "quote_bid"].notna().all()
+    assert history.loc[filled, "status"] == "filled" and history.loc[filled, "quote_ask"] > 0
+    assert history.loc[filled, "slippage"] == history.loc[filled, "slippage"]  # not NaN

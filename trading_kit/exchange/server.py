@@ -129,7 +129,8 @@ class _IdleClosingProtocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         cycle = self.cycle
         super().data_received(data)
-        if self.cycle is not cycle:  # a complete request head arrived
+        upgraded = self.transport.get_protocol() is not self  # now a websocket's
+        if self.cycle is not cycle or upgraded:  # a complete request head arrived
             self._cancel_head_timer()
 
     def on_response_complete(self) -> None:

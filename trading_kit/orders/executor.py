@@ -571,8 +571,8 @@ class Orders:
         last_event``; ``slippage`` is dollars per share against the mid quote at
         submission, positive when the fill was worse for the trader.
         """
-        if refresh and not (self._live is not None and self._live.trusted):
-            self.refresh_journal()  # (a live trade-update stream keeps the journal current)
+        if refresh:  # (with the trade-update stream the journal is current already, but an
+            self.refresh_journal()  # update may still be in flight: the broker's word wins)
         return self.journal.history(all_venues=all_venues)
 
     def refresh_journal(self) -> None:
