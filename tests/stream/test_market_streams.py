@@ -186,3 +186,24 @@ def test_a_server_restart_reconnects_resubscribes_and_fills_the_gap(
     finally:
         streams.close()
         running.stop()
+
+
+def test_closing_the_streams_ends_every_loop(kit: tk.Kit, exchange: Exchange) -> None:
+    async def cell() -> list:
+        quotes = kit.stream.quotes("AAPL")
+        arriving = aiter(quotes)
+        await asyncio.get_running_loop().run_in_executor(None, exchange.advance, "5s")
+        got = [await anext(arriving)]
+        kit.stream.close()  # from elsewhere (another cell): the loop below just ends
+        got.extend([q async for q in arriving])
+        return got
+
+    got = asyncio.run(cell())
+    assert len(got) == 1 and kit.stream.status == {}
+
+
+def test_one_streams_object_per_account(kit: tk.Kit, running_exchange, tmp_path: Path) -> None:
+    """Another client of the same account (another cache, say) shares the connections."""
+    other = tk.MarketData(KEY, SECRET, data_url=running_exchange.url,
+                          trading_url=running_exchange.url, cache_path=tmp_path / "other")  # fmt: skip
+    assert Streams.of(other) is kit.stream

@@ -344,10 +344,14 @@ class LiveFrame:
         """Unsubscribe; ``async for`` loops end, ``.df`` keeps what arrived."""
         if self.closed:
             return
-        self.closed = True
-        self._delivery.end(_End(None))
+        self.detach()
         if self._release is not None:
             self._release(self)
+
+    def detach(self) -> None:
+        """Closed from the stream's side (``Streams.close()``): nothing more will arrive."""
+        self.closed = True
+        self._delivery.end(_End(None))
 
     def table(self, rows: int = 10, interval: float = 0.25) -> Any:
         """A small widget showing the last ``rows`` rows, redrawn at most every ``interval`` s."""

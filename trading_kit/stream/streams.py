@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -41,7 +42,7 @@ GapHandler = Callable[[pd.Timestamp, pd.Timestamp], None]
 class Streams:
     """The live streams of one account (one ``HttpStack``): ``Streams.of(data, orders)``."""
 
-    _registry: ClassVar[dict[int, Streams]] = {}
+    _registry: ClassVar[dict[tuple[str, str, str | None], Streams]] = {}
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
@@ -62,12 +63,15 @@ class Streams:
         self._trading: Connection | None = None
         self._gap_handlers: list[GapHandler] = []
         self._followers: list[Any] = []
+        self._frames: weakref.WeakSet[LiveFrame] = weakref.WeakSet()
 
     @classmethod
     def of(cls, data: Any) -> Streams:
-        """The streams of the account ``data`` (a ``MarketData``) talks to; one per account."""
+        """The streams of the account ``data`` (a ``MarketData``) talks to: one per account
+        (its key at its servers), however many clients or caches a notebook makes."""
+        settings = data._stack.settings
+        key = (settings.trading_url, settings.data_url, settings.api_key)  # one per account
         with cls._registry_lock:
-            key = id(data._stack)
             streams = cls._registry.get(key)
             if streams is None:
                 streams = cls._registry[key] = cls(data)
@@ -127,6 +131,7 @@ class Streams:
         return self._subscribe(channel, MarketFrame(channel, names, keep), on, feed)
 
     def _subscribe(self, channel: str, frame: Any, on: Callable | None, feed: str | None) -> Any:
+        self._frames.add(frame)
         if on is not None:
             frame.on(on)
         name = protocol.feed(feed) if feed else self.feed
@@ -258,6 +263,7 @@ class Streams:
     def trade_updates(self, *, on: Callable | None = None, keep: int = 1000) -> TradeUpdateFrame:
         """Every order event of the account (``new``, ``fill``, ``partial_fill``, ``canceled``…)."""
         frame = TradeUpdateFrame(keep)
+        self._frames.add(frame)
         if on is not None:
             frame.on(on)
         stop = self.follow(frame.receive_updates, failed=frame.fail)
@@ -366,10 +372,11 @@ class Streams:
         connections = [*self._data.values(), *([self._trading] if self._trading else [])]
         self._data.clear()
         self._trading = None
+        for frame in list(self._frames):
+            frame.detach()
+        for follower in self._followers:
+            follower.stopped(None)
         for conn in connections:
-            for frames in list(getattr(conn.protocol, "routes", {}).values()):
-                for frame in list(frames):
-                    frame.closed = True
             if self._loop.here:
                 self._loop.spawn(conn.close())
             else:
