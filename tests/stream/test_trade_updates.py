@@ -133,3 +133,21 @@ def test_the_journal_keeps_each_quote_whichever_write_comes_first(kit: tk.Kit) -
     assert history.loc[placed, "quote_bid"].notna().all()
     assert history.loc[filled, "status"] == "filled" and history.loc[filled, "quote_ask"] > 0
     assert history.loc[filled, "slippage"] == history.loc[filled, "slippage"]  # not NaN
+
+
+def test_refused_keys_on_the_trading_stream(sim_market, tmp_path: Path) -> None:
+    from trading_kit.errors import StreamError
+    from trading_kit.exchange import ManualClock
+
+    exchange = Exchange(sim_market, ManualClock("2024-03-05T15:00:00Z"), credentials=(KEY, SECRET))
+    with start_exchange(exchange) as running:
+        wrong = "wrong-secret-never-show-me"
+        kit = tk.connect(
+            KEY, wrong, trading_url=running.url, data_url=running.url, cache_path=tmp_path / "c"
+        )
+        with pytest.raises(StreamError) as refused:
+            kit.stream.trade_updates()
+        assert refused.value.code == 401 and wrong not in str(refused.value)
+        assert not kit.orders.live.trusted and kit.stream.status == {}
+        kit.stream.close()
+    exchange.close()
