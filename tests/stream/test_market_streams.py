@@ -36,17 +36,20 @@ def test_quotes_frame_is_the_rest_frame_as_it_happens(kit: tk.Kit, exchange: Exc
 
 
 def test_bars_roll_up_to_the_timeframe(kit: tk.Kit, exchange: Exchange) -> None:
+    exchange.advance("2min30s")  # subscribe mid-bucket: 15:00 and 15:01 have closed
     bars = kit.stream.bars("AAPL", timeframe="5Min")
     minute = kit.stream.bars("AAPL")
-    exchange.advance("10min")
-    wait_until(lambda: bars.received == 10 and minute.received == 10)
+    exchange.advance("7min30s")  # to 15:10: eight more minutes close
+    wait_until(lambda: bars.received == 8 and minute.received == 8)
+    live = bars.df  # the first bar's first minutes came over REST: it is whole
     rest = kit.data.get_bars("AAPL", "5Min", start=T0, end=T0 + pd.Timedelta("10min"))
-    live = bars.df
     assert list(live.columns) == list(rest.columns)
     pd.testing.assert_frame_equal(live.drop(columns="vwap"), rest.drop(columns="vwap"))
     assert (live["vwap"] - rest["vwap"]).abs().max() < 0.01
-    rest_minutes = kit.data.get_bars("AAPL", "1Min", start=T0, end=T0 + pd.Timedelta("10min"))
-    pd.testing.assert_frame_equal(minute.df, rest_minutes, check_index_type=False)
+    minutes = kit.data.get_bars(
+        "AAPL", "1Min", start=T0 + pd.Timedelta("2min"), end=T0 + pd.Timedelta("10min")
+    )
+    pd.testing.assert_frame_equal(minute.df, minutes, check_index_type=False)
 
 
 def test_daily_bars_follow_the_session(kit: tk.Kit, exchange: Exchange) -> None:

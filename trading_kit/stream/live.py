@@ -402,6 +402,15 @@ class MarketFrame(LiveFrame):
         self._record = RECORDS[kind]
 
     def receive(self, symbol: str, messages: list[dict[str, Any]]) -> None:
+        columns = self._store(symbol, messages)
+        self._delivered(lambda: self._records(symbol, columns, len(messages)), len(messages))
+
+    def seed(self, symbol: str, messages: list[dict[str, Any]]) -> None:
+        """History the frame starts with (from REST): kept, but not delivered as news."""
+        if messages:
+            self._store(symbol, messages)
+
+    def _store(self, symbol: str, messages: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         n = len(messages)
         columns: dict[str, np.ndarray] = {"timestamp": _stamps(messages)}
         for key, name, dtype in self._fields:
@@ -417,7 +426,7 @@ class MarketFrame(LiveFrame):
             if ring is None:
                 ring = self._rings[symbol] = _Ring(self._capacity(), self._dtypes)
             ring.extend(columns, n)
-        self._delivered(lambda: self._records(symbol, columns, n), n)
+        return columns
 
     def _capacity(self) -> int:
         return self.keep

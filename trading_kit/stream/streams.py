@@ -112,11 +112,37 @@ class Streams:
         feed: str | None = None,
     ) -> BarFrame:
         """Live bars: 1-minute bars as each minute closes, rolled up to ``timeframe``
-        (up to ``4Hour``; the newest bar is the one forming). ``on`` gets each minute bar."""
+        (up to ``4Hour``; the newest bar is the one forming). ``on`` gets each minute bar.
+
+        The minutes of the forming bar that closed before the subscription are read over
+        REST, so even the first rolled-up bar is whole."""
         name, minutes = protocol.bar_minutes(timeframe)
         names = protocol.symbols(symbols, f"bars({name})")
         frame = BarFrame(names, keep, minutes, label=f"{name} bars")
-        return self._subscribe("bars", frame, on, feed)
+        self._subscribe("bars", frame, on, feed)
+        if minutes > 1:
+            for symbol in names:
+                if symbol != "*":
+                    frame.seed(symbol, self._forming_bar(symbol, minutes))
+        return frame
+
+    def _forming_bar(self, symbol: str, minutes: int) -> list[dict[str, Any]]:
+        """The minute bars of ``symbol``'s bucket of ``minutes`` forming now, from REST (the
+        broker's clock says when "now" is: a local exchange may run on a manual clock)."""
+        try:
+            clock = self.data._stack.request(
+                "GET", self.settings.trading_url + "/v2/clock", use_cache=False
+            ).json()
+            now = pd.Timestamp(clock["timestamp"]).tz_convert("UTC")
+            width = pd.Timedelta(minutes=minutes)
+            start = _floor(now, width)
+            recent = self.data.get_bars(
+                symbol, "1Min", start=start, end=now, use_cache=False, progress=False
+            )
+        except (TradingKitError, KeyError, ValueError) as failure:
+            log.warning("trading_kit: the forming %s bar starts empty (%s)", symbol, failure)
+            return []
+        return _bar_messages(recent)
 
     def daily_bars(
         self, *symbols: str, on: Callable | None = None, keep: int = 10, feed: str | None = None
@@ -226,25 +252,7 @@ class Streams:
 
     def _rest_bars(self, symbol: str, start: pd.Timestamp) -> list[dict[str, Any]]:
         frame = self.data.get_bars(symbol, "1Min", start=start, use_cache=False, progress=False)
-        if frame.empty:
-            return []
-        stamps = frame.index.get_level_values("timestamp").as_unit("ns").asi8
-        columns = {
-            key: frame[name].to_numpy(dtype=np.float64).tolist()
-            for key, name in (
-                ("o", "open"),
-                ("h", "high"),
-                ("l", "low"),
-                ("c", "close"),
-                ("v", "volume"),
-                ("n", "trade_count"),
-                ("vw", "vwap"),
-            )
-        }
-        return [
-            {"t": int(t), **{key: values[i] for key, values in columns.items()}}
-            for i, t in enumerate(stamps.tolist())
-        ]
+        return _bar_messages(frame)
 
     def latest_quote(self, symbol: str) -> Any:
         """The newest streamed quote of ``symbol`` (a ``Quote``), if a quote stream for it is
@@ -384,6 +392,34 @@ class Streams:
         with Streams._registry_lock:
             for key in [k for k, s in Streams._registry.items() if s is self]:
                 del Streams._registry[key]
+
+
+def _floor(moment: pd.Timestamp, width: pd.Timedelta) -> pd.Timestamp:
+    """``moment`` down to a multiple of ``width`` since the epoch (UTC), as the roll-up does."""
+    return pd.Timestamp(moment.value - moment.value % width.value, tz="UTC")
+
+
+def _bar_messages(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A ``get_bars`` frame as stream bar messages (``t`` in UTC nanoseconds)."""
+    if frame.empty:
+        return []
+    stamps = frame.index.get_level_values("timestamp").as_unit("ns").asi8.tolist()
+    columns = {
+        key: frame[name].to_numpy(dtype=np.float64).tolist()
+        for key, name in (
+            ("o", "open"),
+            ("h", "high"),
+            ("l", "low"),
+            ("c", "close"),
+            ("v", "volume"),
+            ("n", "trade_count"),
+            ("vw", "vwap"),
+        )
+    }
+    return [
+        {"t": int(t), **{key: values[i] for key, values in columns.items()}}
+        for i, t in enumerate(stamps)
+    ]
 
 
 def _named(symbols: list[str]) -> str:
