@@ -20,7 +20,7 @@ import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import msgpack
@@ -36,7 +36,6 @@ from . import protocol
 from .live import TradeUpdate, trade_update
 
 log = logging.getLogger("trading_kit")
-T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 10.0  # seconds to connect, to be answered, to authenticate
 BACKOFF_INITIAL = 0.25
