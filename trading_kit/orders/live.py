@@ -64,6 +64,12 @@ class LiveAccount:
         self._updates_seen = 0
         self._refresh = ThreadPoolExecutor(1, thread_name_prefix="trading-kit-account")
         self._refresh_queued = False
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after each re-read of the account (widgets redraw on it)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def __repr__(self) -> str:
         state = "live" if self.trusted else "not live"
@@ -202,6 +208,12 @@ class LiveAccount:
             self._read_all()
         except TradingKitError as failure:
             log.warning("trading_kit: the live account was not re-read (%s)", failure)
+            return
+        for listener in list(self._listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("trading_kit: a live-account listener failed")
 
     def _set_position(self, symbol: str, qty: Decimal) -> None:
         if qty == 0:
