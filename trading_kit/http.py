@@ -110,8 +110,8 @@ class RetryingAdapter(HTTPAdapter):
         return response
 
     def _send_once(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        self.limiter.acquire()
-        response = super().send(request, **kwargs)
+        with self.limiter.hold():
+            response = super().send(request, **kwargs)
         self.limiter.observe(response.headers)
         if response.status_code in RETRY_STATUSES:
             raise _RetryableStatus(response)

@@ -5,6 +5,11 @@ Alpaca allows 200 requests a minute per account. The limiter sits below the cach
 server's own ``X-RateLimit-*`` headers: when the server says the budget is spent,
 every thread waits for the server's reset time, whatever the local count says.
 
+A request counts from the moment it is sent until one window after its answer came
+back (``hold()``): the server counts it when it arrives, which is somewhere in between,
+so the budget as the server sees it is never exceeded by our own pace, however long
+the request took or however requests from many threads overtook each other on the way.
+
 Written by hand rather than taken from pyrate-limiter because it has to merge the
 server's view into its own and report the budget left (``status()``), which no
 limiter library exposes; it is one lock, one deque and one condition.
@@ -15,7 +20,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 
@@ -51,6 +57,21 @@ class RateLimiter:
 
     def acquire(self) -> float:
         """Block until a request may be sent, then count it; returns seconds waited."""
+        return self._take()[1]
+
+    @contextmanager
+    def hold(self) -> Iterator[float]:
+        """Count a request while it is under way and from its answer on: wrap the send."""
+        sent_at, waited = self._take()
+        try:
+            yield waited
+        finally:
+            with self._lock:  # move its count from the send to the answer
+                with suppress(ValueError):  # already older than the window: count it anew
+                    self._sent.remove(sent_at)
+                self._sent.append(time.monotonic())
+
+    def _take(self) -> tuple[float, float]:
         started = time.monotonic()
         with self._lock:
             while True:
@@ -61,7 +82,7 @@ class RateLimiter:
                     wait = self._sent[0] + self.window - now
                 if wait <= 0:
                     self._sent.append(now)
-                    return now - started
+                    return now, now - started
                 self._lock.wait(timeout=wait)
 
     def observe(self, headers: Mapping[str, str]) -> None:
