@@ -71,6 +71,7 @@ class StubState:
     page_cap: int | None = None
     unknown: set[str] = field(default_factory=lambda: {"NOPE"})
     random_faults: float = 0.0  # probability that a request meets a random fault
+    outage_after: int | None = None  # after this many requests, every answer is 503
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     arrivals: collections.deque = field(default_factory=collections.deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -161,6 +162,7 @@ def _parse_time(text: str | None, default: dt.datetime) -> dt.datetime:
 class Handler(BaseHTTPRequestHandler):
     server: StubServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
 
     def log_message(self, *args) -> None:  # quiet
         pass
@@ -175,6 +177,8 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.seen.append(self.seen)
             fault = state.faults.popleft() if state.faults else state._random_fault()
+            if state.outage_after is not None and len(state.seen) > state.outage_after:
+                fault = ("status", 503)
             admitted, self.remaining, self.reset = state._admit(now)
         if fault is not None and self._misbehave(fault):
             return

@@ -13,9 +13,11 @@ def test_public_names() -> None:
         "TIMEFRAMES",
         "CacheWarning",
         "ConfigError",
+        "DatasetError",
         "Kit",
         "MarketData",
         "MarketDataError",
+        "MissingDataWarning",
         "OrderExecutionError",
         "OrderSpec",
         "OrderValidationError",
@@ -25,6 +27,7 @@ def test_public_names() -> None:
         "StaleDataWarning",
         "TradingKitError",
         "connect",
+        "open_dataset",
     ]
     assert all(hasattr(tk, name) for name in tk.__all__)
 
@@ -32,6 +35,7 @@ def test_public_names() -> None:
 def test_every_error_is_a_trading_kit_error() -> None:
     for error in (
         tk.ConfigError,
+        tk.DatasetError,
         tk.MarketDataError,
         tk.RateLimitError,
         tk.OrderValidationError,

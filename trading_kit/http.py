@@ -112,6 +112,8 @@ class RetryingAdapter(HTTPAdapter):
     def _send_once(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         with self.limiter.hold():
             response = super().send(request, **kwargs)
+        if not kwargs.get("stream"):
+            response.content  # noqa: B018 - read the body here, so a cut-off one is retried
         self.limiter.observe(response.headers)
         if response.status_code in RETRY_STATUSES:
             raise _RetryableStatus(response)

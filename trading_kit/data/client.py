@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pandas as pd
@@ -15,12 +17,15 @@ from alpaca.data.enums import Adjustment, DataFeed
 from tqdm.auto import tqdm
 
 from ..connection import http_stack
-from ..errors import MarketDataError, StaleDataWarning
+from ..errors import DatasetError, MarketDataError, StaleDataWarning
 from ..http import HttpStack
 from ..rate_limit import RateLimitStatus
 from ..rules import TICKER_HINT, rfc3339, ticker, to_utc
 from . import frames
 from .timeframes import default_lookback, parse_timeframe, span_for
+
+if TYPE_CHECKING:
+    from .bulk import DownloadReport
 
 PAGE_LIMIT = 10_000  # Alpaca's largest page
 TimeLike = str | dt.date | dt.datetime | pd.Timestamp
@@ -152,6 +157,72 @@ class MarketData:
         """Historical trades indexed by (``symbol``, ``timestamp``); ``limit`` per symbol."""
         params = self._range_params(start, end, feed)
         return self._series("trades", _symbols(symbols), params, _limit(limit), use_cache, progress)
+
+    # -- universe-scale history -------------------------------------------------------
+    def download(
+        self,
+        symbols: str | Iterable[str] | None = None,
+        timeframe: Any = None,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        adjustment: str | None = None,
+        feed: str | None = None,
+        workers: int = 4,
+        progress: bool = True,
+    ) -> DownloadReport:
+        """Download bars of many symbols into a Parquet dataset at ``path``, resumably.
+
+        Pages are written as they arrive (``symbol=…/year=…`` Parquet files, columns as
+        ``get_bars``), so memory stays flat however large the download; ``workers``
+        requests run at once within the shared rate budget. Interrupted (Ctrl+C, a crash,
+        a SIGKILL), the same call continues where it stopped. Called again later, it
+        fetches only what the dataset lacks: ``md.download(path=path)`` brings every
+        symbol up to date with the same parameters. Returns a ``DownloadReport``; symbols
+        without any bars are listed there and in a ``MissingDataWarning``. Read the
+        dataset with ``trading_kit.open_dataset(path)`` (or Polars, DuckDB, Dask).
+        """
+        from .bar_store import BarStore, DatasetParams
+        from .bulk import Downloader
+
+        if path is None:
+            raise DatasetError("path is required: the directory to write the dataset to.")
+        existing = _existing_params(path)
+        params = DatasetParams(
+            timeframe=parse_timeframe(timeframe)
+            if timeframe is not None
+            else _need(existing, "timeframe").timeframe,
+            adjustment=_choice(adjustment, Adjustment, "adjustment")
+            if adjustment is not None
+            else (existing.adjustment if existing else "raw"),
+            feed=_choice(feed, DataFeed, "feed")
+            if feed is not None
+            else (existing.feed if existing else self.feed),
+        )
+        store = BarStore(path, params)
+        stored = store.manifest.symbols
+        names = _universe(symbols) if symbols is not None else sorted(stored)
+        if not names:
+            raise MarketDataError("No symbols given; pass a list such as ['AAPL', 'MSFT'].")
+        start_ts = _timestamp(start, "start")
+        if start_ts is None:
+            firsts = [r.ranges[0][0] for r in stored.values() if r.ranges]
+            if not firsts:
+                raise MarketDataError(
+                    "start is required for a new dataset, e.g. start='2024-01-02'."
+                )
+            start_ts = pd.Timestamp(min(firsts), tz="UTC")
+        end_ts = _timestamp(end, "end")
+        if end_ts is not None and start_ts > end_ts:
+            raise MarketDataError(
+                f"start {start_ts.isoformat()} is after end {end_ts.isoformat()}; swap them."
+            )
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise MarketDataError(f"workers must be a positive whole number, got {workers!r}.")
+        return Downloader(self._stack, store, workers=workers, progress=progress).run(
+            names, start_ts, end_ts
+        )
 
     # -- latest values and snapshots --------------------------------------------------
     def get_latest_quote(self, symbol: str, *, feed: str | None = None, use_cache: bool = True):
@@ -340,6 +411,34 @@ def _symbols(symbols: str | Iterable[str]) -> list[str]:
     if not names:
         raise MarketDataError("No symbols given; pass a ticker such as 'AAPL' or a list of them.")
     return sorted(names)  # one spelling of each request, so the cache recognises it
+
+
+def _universe(symbols: str | Iterable[str]) -> list[str]:
+    """Every ticker of a (possibly long) list, or one error naming all the malformed ones."""
+    items = symbols.split(",") if isinstance(symbols, str) else list(symbols)
+    names = [ticker(item) for item in items]
+    bad = [item for item, name in zip(items, names, strict=True) if name is None]
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:20]) + (" …" if len(bad) > 20 else "")
+        raise MarketDataError(
+            f"{len(bad)} invalid symbol(s): {shown}; {TICKER_HINT}. Nothing was downloaded."
+        )
+    return sorted(set(n for n in names if n))
+
+
+def _existing_params(path: str | os.PathLike[str]):
+    """The parameters of the dataset at ``path``, or ``None`` if there is none yet."""
+    from .bar_store import MANIFEST, BarStore
+
+    if not (Path(path).expanduser() / MANIFEST).exists():
+        return None
+    return BarStore(path).params
+
+
+def _need(existing: Any, name: str) -> Any:
+    if existing is None:
+        raise MarketDataError(f"{name} is required for a new dataset, e.g. timeframe='1Min'.")
+    return existing
 
 
 def _one(symbol: str) -> str:

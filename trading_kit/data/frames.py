@@ -63,12 +63,21 @@ class Page:
 
 
 def decode_page(kind: str, content: bytes) -> Page:
-    """A JSON page of bars, quotes or trades as numpy columns per symbol."""
+    """A JSON page of bars, quotes or trades as numpy columns per symbol.
+
+    The records of all symbols are decoded in one pass per field (one timestamp parse
+    per page, however many symbols share it); each symbol's columns are views of those.
+    """
     body = orjson.loads(content)
     by_symbol = body.get(kind) or {}
-    columns = {s: _columns(rows, FIELDS[kind], with_time=True) for s, rows in by_symbol.items()}
-    rows = sum(len(rows) for rows in by_symbol.values())
-    return Page(columns, body.get("next_page_token"), rows)
+    records = [record for rows in by_symbol.values() for record in rows]
+    decoded = _columns(records, FIELDS[kind], with_time=True)
+    bounds = np.cumsum([0, *(len(rows) for rows in by_symbol.values())]).tolist()
+    columns = {
+        symbol: {name: column[a:b] for name, column in decoded.items()}
+        for symbol, a, b in zip(by_symbol, bounds[:-1], bounds[1:], strict=True)
+    }
+    return Page(columns, body.get("next_page_token"), len(records))
 
 
 def series_frame(kind: str, pages: Iterable[Page]) -> pd.DataFrame:
@@ -90,7 +99,7 @@ def series_frame(kind: str, pages: Iterable[Page]) -> pd.DataFrame:
     stamps = pd.DatetimeIndex(data.pop("timestamp"), name="timestamp").tz_localize("UTC")
     index = pd.MultiIndex.from_arrays([symbol_level, stamps], names=["symbol", "timestamp"])
     return pd.DataFrame(
-        {name: _typed(data[name], dtype) for _, name, dtype in FIELDS[kind]}, index=index
+        {name: typed(data[name], dtype) for _, name, dtype in FIELDS[kind]}, index=index
     )
 
 
@@ -158,7 +167,8 @@ def _columns(
     return columns
 
 
-def _typed(column: np.ndarray, dtype: str) -> np.ndarray:
+def typed(column: np.ndarray, dtype: str) -> np.ndarray:
+    """A decoded column in its frame dtype (counts arrive as floats: whole numbers, NaN as 0)."""
     if dtype == "int64":
         return np.nan_to_num(column).astype("int64")
     return column
@@ -168,5 +178,5 @@ def _record_frame(records: Sequence[Record], fields: tuple, index: pd.Index) -> 
     """One row per record: ``timestamp`` (tz-aware UTC) and the typed fields."""
     columns = _columns(records, fields, with_time=True)
     stamps = pd.DatetimeIndex(columns.pop("timestamp")).tz_localize("UTC")
-    typed = {name: _typed(columns[name], dtype) for _, name, dtype in fields}
-    return pd.DataFrame({"timestamp": stamps, **typed}, index=index)
+    values = {name: typed(columns[name], dtype) for _, name, dtype in fields}
+    return pd.DataFrame({"timestamp": stamps, **values}, index=index)
