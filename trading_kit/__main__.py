@@ -50,14 +50,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    """Inspect or empty the HTTP cache file (the one ``TRADING_KIT_CACHE`` points at)."""
+    """Inspect or empty the HTTP cache file (the one ``TRADING_KIT_CACHE`` points at) and
+    the decoded bar history beside it."""
     from trading_kit.config import Settings
+    from trading_kit.data.history_cache import HistoryCache, history_root
     from trading_kit.http import HttpStack
 
     # The cache file does not depend on the server: any loopback URL resolves its path.
     loopback = "http://127.0.0.1"
     settings = Settings.from_env(trading_url=loopback, data_url=loopback, cache_path=args.path)
     stack = HttpStack(settings)
+    stack.cache.attach("bars", HistoryCache(history_root(settings.cache_path)))
     try:
         if args.action == "clear":
             stack.cache.clear()

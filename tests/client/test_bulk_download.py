@@ -69,7 +69,7 @@ def manifest(path: Path) -> dict:
 
 
 def leftovers(path: Path) -> list[Path]:
-    return [p for p in path.rglob("*.tmp")]
+    return [p for p in path.rglob("*") if p.suffix == ".tmp" or p.parent.name == "_staging"]
 
 
 # -- the dataset --------------------------------------------------------------------------

@@ -16,13 +16,13 @@ are not data to any of them; Polars and DuckDB are given ``<root>/**/*.parquet``
 The bulk download (``bulk.py``) and the decoded history cache (``history_cache.py``)
 both write through this store, so both survive a SIGKILL at any instant:
 
-1. a page's rows are written under hidden temporary names (``.part-….parquet.tmp``);
+1. a page's rows are written to ``_staging/`` under temporary names (``….tmp``);
 2. the manifest is replaced atomically (``os.replace``), recording the page as done
    (the next page token, the counts) together with the list of files just staged;
 3. the staged files are renamed to their final names.
 
-Opening the store for writing redoes step 3 for whatever the manifest lists and deletes
-every other temporary file. A page is thus in the manifest and on disk, or in neither;
+Opening the store for writing redoes step 3 for whatever the manifest lists and empties
+``_staging/``. A page is thus in the manifest and on disk, or in neither;
 and since a file's name follows from its content, writing a page again overwrites
 instead of duplicating.
 """
@@ -51,6 +51,7 @@ from . import frames
 FORMAT = 1
 MANIFEST = "_trading_kit.json"
 LOCK = "_trading_kit.lock"
+STAGING = "_staging"  # a leading "_": not data to any Parquet reader
 METADATA_KEY = b"trading_kit"
 PRICE_COLUMNS = [name for _, name, _ in frames.BAR_FIELDS]
 SCHEMA = pa.schema(
@@ -216,7 +217,7 @@ class Manifest:
 
 @dataclass(frozen=True)
 class Staged:
-    """A file written under its temporary name, waiting for the manifest to name it."""
+    """A file written in ``_staging/``, waiting for the manifest to name it."""
 
     temporary: Path
     final: Path
@@ -267,7 +268,7 @@ class BarStore:
                     f"{self.root} is not a trading_kit dataset (no {MANIFEST}); "
                     "download into it first with MarketData.download(...)."
                 )
-            ours = {LOCK, f".{MANIFEST}.tmp"}
+            ours = {LOCK, f".{MANIFEST}.tmp", STAGING}
             if self.root.exists() and any(p.name not in ours for p in self.root.iterdir()):
                 raise DatasetError(
                     f"{self.root} already holds other files and no {MANIFEST}; "
@@ -325,10 +326,10 @@ class BarStore:
         for temporary, final in self.manifest.staged:  # recorded, so made visible
             if (self.root / temporary).exists():
                 os.replace(self.root / temporary, self.root / final)
-        for directory in self.root.glob("symbol=*/year=*"):  # never recorded: gone
-            for entry in os.scandir(directory):
-                if entry.name.endswith(".tmp"):
-                    os.unlink(entry.path)
+        staging = self.root / STAGING
+        if staging.exists():  # never recorded: gone
+            for entry in os.scandir(staging):
+                os.unlink(entry.path)
         if self.manifest.staged:
             self.manifest.staged = []
             self._write_manifest()
@@ -359,9 +360,14 @@ class BarStore:
                         schema=self._schema,
                     )
                     final = self._file(symbol, int(years[a]), stamps[a], stamps[b - 1])
-                    temporary = final.with_name(f".{final.name}.tmp")
+                    temporary = (
+                        self.root
+                        / STAGING
+                        / f"{final.parent.parent.name}-{final.parent.name}-{final.name}.tmp"
+                    )
                     staged.append(Staged(temporary, final, symbol, b - a))
-                    temporary.parent.mkdir(parents=True, exist_ok=True)
+                    temporary.parent.mkdir(exist_ok=True)
+                    final.parent.mkdir(parents=True, exist_ok=True)
                     pq.write_table(table, temporary, compression="zstd")
         except OSError as problem:
             self.discard(staged)
@@ -401,8 +407,12 @@ class BarStore:
     def _write_manifest(self) -> None:
         path = self.root / MANIFEST
         temporary = path.with_name(f".{MANIFEST}.tmp")
-        temporary.write_bytes(self.manifest.to_json())
-        os.replace(temporary, path)
+        try:
+            temporary.write_bytes(self.manifest.to_json())
+            os.replace(temporary, path)
+        except OSError:
+            temporary.unlink(missing_ok=True)
+            raise
 
     def _reload(self) -> Manifest:
         return Manifest.from_json((self.root / MANIFEST).read_bytes())

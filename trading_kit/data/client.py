@@ -16,12 +16,15 @@ import requests
 from alpaca.data.enums import Adjustment, DataFeed
 from tqdm.auto import tqdm
 
+from ..cache_policy import session_start
 from ..connection import http_stack
-from ..errors import DatasetError, MarketDataError, StaleDataWarning
+from ..errors import CacheWarning, DatasetError, MarketDataError, StaleDataWarning
 from ..http import HttpStack
 from ..rate_limit import RateLimitStatus
 from ..rules import TICKER_HINT, rfc3339, ticker, to_utc
 from . import frames
+from .bar_store import DatasetParams
+from .history_cache import HistoryCache, history_root
 from .timeframes import default_lookback, parse_timeframe, span_for
 
 if TYPE_CHECKING:
@@ -62,6 +65,10 @@ class MarketData:
             **limits,
         )
         self.feed = _choice(feed, DataFeed, "feed") if feed else None
+        cache_file = self._stack.settings.cache_path
+        self._history: HistoryCache | None = self._stack.cache.attach(  # type: ignore[assignment]
+            "bars", HistoryCache(history_root(cache_file))
+        )
 
     def __repr__(self) -> str:
         feed = f", feed={self.feed!r}" if self.feed else ""
@@ -126,7 +133,72 @@ class MarketData:
             "feed": _choice(feed, DataFeed, "feed") if feed else self.feed,
             "sort": "desc" if latest_first else None,
         }
+        if use_cache and limit is None and params["adjustment"] == "raw" and self._history:
+            return self._bars_with_history(names, params, start_ts, end_ts, progress)
         return self._series("bars", names, params, limit, use_cache, progress)
+
+    def _bars_with_history(
+        self,
+        names: list[str],
+        params: dict,
+        start: pd.Timestamp,
+        end: pd.Timestamp | None,
+        progress: bool,
+    ) -> pd.DataFrame:
+        """Raw bars cut at today's session: the history before it from the decoded store
+        (``history_cache``), fetching only what it lacks; the live edge through HTTP."""
+        cut = session_start(dt.datetime.now(dt.timezone.utc))
+        history_end = cut - pd.Timedelta(microseconds=1)
+        if end is not None:
+            history_end = min(end, history_end)
+        parts: list[pd.DataFrame] = []
+        from_cache, stale, times = True, False, []
+        if start <= history_end:
+
+            def fetch(symbols: list[str], first: int, last: int) -> list[frames.Page]:
+                query = {
+                    **params,
+                    "start": rfc3339(pd.Timestamp(first, tz="UTC")),
+                    "end": rfc3339(pd.Timestamp(last, tz="UTC")),
+                }
+                return self._pages("bars", symbols, query, None, False, progress)[0]
+
+            kind = DatasetParams(params["timeframe"], "raw", params["feed"])
+            try:
+                read = self._history.read(  # type: ignore[union-attr]
+                    self._stack.settings.data_url,
+                    kind,
+                    names,
+                    start.value,
+                    history_end.value,
+                    fetch,
+                )
+            except DatasetError as problem:  # an unusable cache directory: go on without it
+                self._history = None
+                warnings.warn(
+                    f"Decoded bar history cannot be kept ({problem}); bars go through the "
+                    "HTTP cache only.",
+                    CacheWarning,
+                    stacklevel=3,
+                )
+                return self._series("bars", names, params, None, True, progress)
+            self._stack.count(hits=0 if read.fetched_pages else 1, misses=read.fetched_pages)
+            parts.append(read.frame)
+            from_cache = not read.fetched_pages
+            times.append(read.fetched_at or pd.Timestamp.now(tz="UTC"))
+        if end is None or end >= cut:
+            live = self._series(
+                "bars", names, {**params, "start": rfc3339(max(start, cut))}, None, True, progress
+            )
+            parts.append(live)
+            from_cache = from_cache and live.attrs["from_cache"]
+            stale = live.attrs["stale"]
+            times.append(live.attrs["fetched_at"])
+        frame = parts[0]
+        if len(parts) == 2:  # each symbol's history, then its live edge, built as one
+            frame = frames.series_frame("bars", [frames.frame_page("bars", p) for p in parts])
+        frame.attrs.update(from_cache=from_cache, stale=stale, fetched_at=min(times))
+        return frame
 
     def get_quotes(
         self,
@@ -334,9 +406,12 @@ class MarketData:
                 }
                 response = self._get(f"/v2/stocks/{kind}", query, use_cache)
                 responses.append(response)
-                page = self._stack.memo.get_or_make(
-                    kind, response.content, lambda body: frames.decode_page(kind, body), _rows
-                )
+                if use_cache:  # the same bytes may come from the cache again: remember them
+                    page = self._stack.memo.get_or_make(
+                        kind, response.content, lambda body: frames.decode_page(kind, body), _rows
+                    )
+                else:
+                    page = frames.decode_page(kind, response.content)
                 pages.append(page)
                 count = page.rows
                 fetched += count

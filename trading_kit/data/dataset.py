@@ -14,12 +14,10 @@ same columns and dtypes. Any other Parquet reader can read the same files::
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError
@@ -125,14 +123,8 @@ def bars_frame(table: Any) -> pd.DataFrame:
     columns = {"timestamp": stamps} | {
         name: data.column(name).to_numpy() for _, name, _ in frames.BAR_FIELDS
     }
-    # series_frame takes columns per symbol; rows are sorted, so each symbol is one slice
-    cuts = [0, *(np.flatnonzero(symbols[1:] != symbols[:-1]) + 1).tolist(), len(symbols)]
-    per_symbol = {
-        str(symbols[a]): {name: column[a:b] for name, column in columns.items()}
-        for a, b in itertools.pairwise(cuts)
-        if b > a
-    }
-    return frames.series_frame("bars", [frames.Page(per_symbol, None, len(symbols))])
+    page = frames.Page(frames.split_by_symbol(symbols, columns), None, len(symbols))
+    return frames.series_frame("bars", [page])
 
 
 def _polars_schema() -> dict:

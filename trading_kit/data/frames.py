@@ -11,6 +11,7 @@ pandas whole; no per-record object is ever built (that is alpaca-py's slow path)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,27 @@ def series_frame(kind: str, pages: Iterable[Page]) -> pd.DataFrame:
     return pd.DataFrame(
         {name: typed(data[name], dtype) for _, name, dtype in FIELDS[kind]}, index=index
     )
+
+
+def frame_page(kind: str, frame: pd.DataFrame) -> Page:
+    """A frame from ``series_frame`` back into columns per symbol (views, no copies), so
+    frames can be joined by ``series_frame`` exactly as pages are."""
+    symbols = frame.index.get_level_values("symbol").to_numpy()
+    stamps = frame.index.get_level_values("timestamp").tz_convert(None).to_numpy("datetime64[ns]")
+    columns = {"timestamp": stamps} | {name: frame[name].to_numpy() for _, name, _ in FIELDS[kind]}
+    return Page(split_by_symbol(symbols, columns), None, len(symbols))
+
+
+def split_by_symbol(
+    symbols: np.ndarray, columns: Mapping[str, np.ndarray]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Rows sorted by symbol as columns per symbol: one slice (a view) each."""
+    cuts = [0, *(np.flatnonzero(symbols[1:] != symbols[:-1]) + 1).tolist(), len(symbols)]
+    return {
+        str(symbols[a]): {name: column[a:b] for name, column in columns.items()}
+        for a, b in itertools.pairwise(cuts)
+        if b > a
+    }
 
 
 def latest_frame(kind: str, by_symbol: Mapping[str, Record]) -> pd.DataFrame:
