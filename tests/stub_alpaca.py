@@ -84,6 +84,18 @@ class StubState:
     def data_requests(self, path_part: str = "/v2/stocks") -> list[Seen]:
         return [s for s in self.seen if path_part in s.path]
 
+    def stats(self) -> dict:
+        """Arrival times (monotonic) and answers of the data requests so far."""
+        with self.lock:
+            seen = [s for s in self.seen if s.path.startswith("/v2/")]
+            return {
+                "arrivals": [s.at for s in seen],
+                "statuses": [s.status for s in seen],
+                "throttled": self.throttled,
+                "rate_limit": self.rate_limit,
+                "window": self.window,
+            }
+
     def _admit(self, now: float) -> tuple[bool, int, float]:
         """Count a request against the rolling budget: (admitted, remaining, reset epoch)."""
         while self.arrivals and self.arrivals[0] <= now - self.window:
@@ -174,6 +186,9 @@ class Handler(BaseHTTPRequestHandler):
         now = time.monotonic()
         self._truncate = False
         self.seen = Seen("GET", parts.path, query, dict(self.headers), now)
+        if parts.path == "/stats":  # for benchmarks: not counted, not recorded
+            self.remaining, self.reset = state.rate_limit, time.time()
+            return self._send(200, state.stats())
         with state.lock:
             state.seen.append(self.seen)
             fault = state.faults.popleft() if state.faults else state._random_fault()

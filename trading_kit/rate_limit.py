@@ -54,6 +54,7 @@ class RateLimiter:
         self._server_blocked_until = 0.0
         self._server_limit: int | None = None
         self._server_remaining: int | None = None
+        self._quiet = True  # nothing sent in the window: the next answer tells the server's count
 
     def acquire(self) -> float:
         """Block until a request may be sent, then count it; returns seconds waited."""
@@ -86,7 +87,14 @@ class RateLimiter:
                 self._lock.wait(timeout=wait)
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Take in the server's ``X-RateLimit-*`` headers from a response."""
+        """Take in the server's ``X-RateLimit-*`` headers from a response.
+
+        The first answer after a quiet window says how much of the budget the server had
+        already counted: what another process on the account (or this one before a
+        restart) used is counted here too, as if sent now, so it is not spent twice.
+        (Our other requests under way then may be counted twice: a few, erring on the
+        safe side.)
+        """
         try:
             limit = headers.get("X-RateLimit-Limit")
             remaining = headers.get("X-RateLimit-Remaining")
@@ -96,6 +104,10 @@ class RateLimiter:
                     self._server_limit = int(limit)
                 if remaining is not None:
                     self._server_remaining = int(remaining)
+                    if self._quiet and int(remaining) > 0:
+                        used_elsewhere = (self._server_limit or self.limit) - int(remaining) - 1
+                        self._sent.extend([time.monotonic()] * max(used_elsewhere, 0))
+                    self._quiet = False
                 if remaining is not None and int(remaining) <= 0 and reset is not None:
                     delay = max(float(reset) - time.time(), 0.0)
                     self._server_blocked_until = time.monotonic() + min(delay, self.window)
@@ -130,3 +142,4 @@ class RateLimiter:
     def _forget_before(self, horizon: float) -> None:
         while self._sent and self._sent[0] <= horizon:
             self._sent.popleft()
+            self._quiet = not self._sent

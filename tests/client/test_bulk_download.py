@@ -304,12 +304,14 @@ def test_update_fetches_only_the_bars_after_the_last_stored_one(
             if day == "2024-01-02":
                 md.download(SYMBOLS, "1Min", START, None, path, progress=False)
             else:
+                opened = tk.open_dataset(path)
                 report = md.download(path=path, progress=False)  # same symbols and parameters
     update = small_pages.state.data_requests()[asked:]
     assert {s.query["start"] for s in update} == {"2024-01-02T11:59:00.000001Z"}
     assert report.rows == 6 * 1440
-    stored = tk.open_dataset(path).to_pandas()
+    stored = opened.to_pandas()  # a dataset opened before the update sees it
     assert stored.index.get_level_values("timestamp").max() == pd.Timestamp("2024-01-03T11:59Z")
+    assert set(opened.coverage()["end"]) == {pd.Timestamp("2024-01-03T11:59Z")}
     pd.testing.assert_frame_equal(
         stored, md.get_bars(SYMBOLS, "1Min", START, "2024-01-03T11:59:00Z", use_cache=False)
     )

@@ -85,3 +85,27 @@ def test_our_client_never_meets_the_servers_budget(
     assert stub.state.throttled == 0
     arrivals = sorted(s.at for s in stub.state.seen)
     assert arrivals[-1] - arrivals[0] >= 5 * 0.4  # 120 requests need five more windows
+
+
+def test_a_budget_spent_elsewhere_is_not_spent_twice(
+    make_stack: Callable[..., HttpStack], stub: StubServer
+) -> None:
+    """Another process (or this one before a restart) used 14 of 20 requests: the first
+    answers say so, and four threads starting afresh never meet a 429."""
+    stub.state.enforce_rate, stub.state.rate_limit, stub.state.window = True, 20, 1.0
+    with requests.Session() as other:
+        for _ in range(14):
+            other.get(f"{stub.url}/v2/stocks/quotes/latest?symbols=AAPL", headers=AUTH)
+    md = MarketData(stack=make_stack(requests_per_minute=20, rate_window_seconds=1.0))
+    threads = [
+        threading.Thread(
+            target=lambda: [md.get_latest_quote("MSFT", use_cache=False) for _ in range(10)]
+        )
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(stub.state.seen) == 14 + 40
+    assert stub.state.throttled == 0

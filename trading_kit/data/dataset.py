@@ -33,8 +33,11 @@ class BarDataset:
     """A downloaded bar dataset: its parameters, its symbols, and lazy or eager reads."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._store = BarStore(path)
-        self.path = self._store.root
+        self.path = BarStore(path).root  # a DatasetError now if there is no dataset
+
+    @property
+    def _manifest(self):  # read afresh: a download may have run since
+        return BarStore(self.path).manifest
 
     def __repr__(self) -> str:
         return f"<BarDataset {self.path}: {len(self.symbols)} symbols of {self.params}>"
@@ -42,12 +45,13 @@ class BarDataset:
     @property
     def params(self) -> DatasetParams:
         """Timeframe, adjustment and feed: the same for every bar in the dataset."""
-        return self._store.params
+        return self._manifest.params
 
     @property
     def symbols(self) -> list[str]:
-        """Symbols with at least one stored bar."""
-        return sorted(s for s, state in self._store.manifest.symbols.items() if state.rows)
+        """Symbols with at least one stored bar (their ``symbol=`` directories)."""
+        folders = self.path.glob("symbol=*")
+        return sorted(f.name.removeprefix("symbol=") for f in folders if any(f.glob("*/*.parquet")))
 
     @property
     def glob(self) -> str:
@@ -63,7 +67,7 @@ class BarDataset:
                 "end": pd.Timestamp(b, tz="UTC"),
                 "bars": state.rows,
             }
-            for symbol, state in sorted(self._store.manifest.symbols.items())
+            for symbol, state in sorted(self._manifest.symbols.items())
             for a, b in state.ranges
         ]
         return pd.DataFrame(rows, columns=["symbol", "start", "end", "bars"]).set_index("symbol")
