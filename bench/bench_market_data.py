@@ -5,8 +5,9 @@ our cold fetch (empty cache), warm fetch (same process) and warm fetch in a new 
 
 Part 2, 1,000,000 bars (100 pages of 10,000), at 1 symbol and at 500 symbols per request:
 the floor is what anyone would write with no library at all, ``requests`` + ``orjson`` +
-a DataFrame (in this process, imports done). Against it: our cold fetch (network, decode,
-and storing the decoded history), our warm fetch in a *new process* (a fresh interpreter
+a DataFrame (in this process, imports done). Against it: our cold fetch (network and
+decode; the decoded history is then stored by a background thread, timed separately),
+our warm fetch in a *new process* (a fresh interpreter
 that has only the files on disk; timed from the call, imports done), and the same in a
 new process through the JSON (HTTP) cache, the path history took before the decoded store
 (adjusted bars still take it). Targets: warm in a new process ≤ 0.2× the floor, cold
@@ -144,6 +145,7 @@ def part_one(stub: StubServer, tmp: Path, runs: int) -> None:
     assert (frame["close"].to_numpy() == reference["close"].to_numpy()).all()
     alpaca_s = median_time(lambda: alpaca.get_stock_bars(request).df, runs)
     cold_s = median_time(ours, runs, before=md.cache.clear)
+    md.cache.info()  # the decoded copy is written behind the call: wait for it
     warm_s = median_time(ours, runs)
     text = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
     md._stack.close()
@@ -186,8 +188,17 @@ def part_two(stub: StubServer, tmp: Path, runs: int) -> list[dict]:
         assert (got["close"].to_numpy() == expected["close"].to_numpy()).all()
         ours("split")  # the JSON path's cache, for the comparison
         floor_s = median_time(lambda s=symbols, a=start, b=end: floor(stub.url, s, a, b), runs)
-        cold_s = median_time(ours, runs, before=md.cache.clear)
+        cold, stored = [], []
+        for _ in range(runs):
+            md.cache.clear()
+            started = time.perf_counter()
+            ours()
+            cold.append(time.perf_counter() - started)
+            md._history.flush()  # the decoded copy, written behind the call
+            stored.append(time.perf_counter() - started)
+        cold_s, stored_s = statistics.median(cold), statistics.median(stored)
         ours("split")
+        md.cache.info()
         md._stack.close()
         warm_new = statistics.median(
             in_new_process(stub.url, cache, symbols, start, end, "raw", 1_000_000)
@@ -203,6 +214,7 @@ def part_two(stub: StubServer, tmp: Path, runs: int) -> list[dict]:
                 "floor s": floor_s,
                 "cold s": cold_s,
                 "cold / floor": cold_s / floor_s,
+                "cold + write behind s": stored_s,
                 "warm, new process s": warm_new,
                 "warm new / floor": warm_new / floor_s,
                 "JSON cache, new process s": json_new,
@@ -247,13 +259,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     runs = parser.parse_args().runs
-    with StubServer(memoise=True) as stub, tempfile.TemporaryDirectory() as tmp:
+    later = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)  # a million minutes are history
+    with StubServer(memoise=True, now=later) as stub, tempfile.TemporaryDirectory() as tmp:
         part_one(stub, Path(tmp), runs)
         rows = part_two(stub, Path(tmp), runs)
         plain, kept = part_three(stub, Path(tmp))
     print(f"Part 2: 1,000,000 1Min bars over 100 pages, median of {runs} runs")
     print(pd.DataFrame(rows).round(3).to_string(index=False))
-    print("  targets: warm new / floor <= 0.2, cold / floor <= 1.1\n")
+    print("  targets: warm new / floor <= 0.2, cold / floor <= 1.1")
+    print("  (cold: until get_bars returns; the decoded copy is then written by a background")
+    print("   thread, finished at 'cold + write behind')\n")
     print("Part 3: one 10,000-bar page through the HTTP stack, median of 3 x 50")
     print(f"  not kept (DO_NOT_CACHE)          {plain:6.2f} ms")
     print(

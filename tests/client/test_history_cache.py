@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 import time_machine
 
+import trading_kit as tk
 from tests.client.conftest import KEY_ID, SECRET
 from tests.stub_alpaca import StubServer
 from trading_kit import CacheWarning, MarketData
@@ -39,6 +41,7 @@ def test_a_new_process_reads_history_without_a_request(
     md: MarketData, stub: StubServer, tmp_path: Path
 ) -> None:
     expected = md.get_bars(["AAPL", "MSFT"], "1Min", "2024-01-01", "2024-01-05T23:59:00Z")
+    assert md.cache.info().entries == 2  # waits for the write behind, as exiting would
     md._stack.close()
     asked = len(stub.state.seen)
     script = f"""
@@ -80,6 +83,20 @@ def test_only_what_is_missing_is_fetched(md: MarketData, stub: StubServer) -> No
     pd.testing.assert_frame_equal(both, fresh)
 
 
+def test_a_hole_between_stored_ranges_is_filled_in_order(md: MarketData, stub: StubServer) -> None:
+    md.get_bars("AAPL", "1Hour", "2024-01-02", "2024-01-05")
+    md.get_bars("AAPL", "1Hour", "2024-01-15", "2024-01-20")
+    asked = len(stub.state.seen)
+    frame = md.get_bars("AAPL", "1Hour", "2024-01-02", "2024-01-20")
+    (hole,) = stub.state.seen[asked:]
+    assert (hole.query["start"], hole.query["end"]) == (
+        "2024-01-05T00:00:00.000001Z",
+        "2024-01-14T23:59:59.999999Z",
+    )
+    fresh = md.get_bars("AAPL", "1Hour", "2024-01-02", "2024-01-20", use_cache=False)
+    pd.testing.assert_frame_equal(frame, fresh)
+
+
 def test_tomorrow_an_open_ended_request_fetches_one_more_day(
     md: MarketData, stub: StubServer
 ) -> None:
@@ -106,6 +123,7 @@ def test_clear_empties_the_decoded_history(
     md: MarketData, stub: StubServer, tmp_path: Path
 ) -> None:
     md.get_bars("AAPL", "1Day", "2024-01-02", "2024-02-01")
+    assert md.cache.info().entries == 1  # (info waits for the write behind)
     assert list((tmp_path / "cache.bars").rglob("*.parquet"))
     md.cache.clear()
     assert not list((tmp_path / "cache.bars").rglob("*.parquet"))
@@ -135,9 +153,49 @@ def test_an_unusable_history_directory_warns_and_bars_still_come(
 
 def test_the_history_is_an_ordinary_dataset(md: MarketData, tmp_path: Path) -> None:
     """The same layout as a download: any Parquet reader, or open_dataset, reads it."""
-    import trading_kit as tk
-
     expected = md.get_bars(["AAPL", "MSFT"], "1Hour", "2024-01-02", "2024-01-09")
+    md.cache.info()  # waits for the write behind
     (store,) = [p.parent for p in (tmp_path / "cache.bars").rglob("_trading_kit.json")]
     assert store.name == "1Hour-raw-default"
     pd.testing.assert_frame_equal(tk.open_dataset(store).to_pandas(), expected)
+
+
+def test_two_clients_filling_one_history_store_store_nothing_twice(
+    make_stack: Callable[..., HttpStack], tmp_path: Path
+) -> None:
+    """Two clients on one cache file (as two kernels would be) ask overlapping ranges at
+    the same moment, month after month: each writes only what the other has not, so no
+    bar is stored twice and both get the frame a fresh request gives."""
+    clients = [MarketData(stack=make_stack()), MarketData(stack=make_stack())]
+    got: dict[tuple[str, str], pd.DataFrame] = {}
+
+    def ask(md: MarketData, start: str, end: str) -> None:
+        got[(start, end)] = md.get_bars(["AAPL", "MSFT"], "1Hour", start, end)
+
+    rounds = [
+        (("2024-01-02", "2024-01-20"), ("2024-01-10", "2024-01-27")),
+        (("2024-01-25", "2024-02-06"), ("2024-02-01", "2024-02-12")),
+        (("2024-02-10", "2024-02-20"), ("2024-02-15", "2024-02-25")),
+        (("2024-01-05", "2024-02-28"), ("2024-02-20", "2024-03-04")),
+    ]
+    for asks in rounds:
+        threads = [
+            threading.Thread(target=ask, args=(md, *dates))
+            for md, dates in zip(clients, asks, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    fresh = {
+        dates: clients[0].get_bars(["AAPL", "MSFT"], "1Hour", *dates, use_cache=False)
+        for dates in got
+    }
+    for dates, frame in got.items():
+        pd.testing.assert_frame_equal(frame, fresh[dates])
+    for md in clients:
+        md.cache.info()  # waits for its writes behind
+    (store,) = [p.parent for p in (tmp_path / "cache.bars").rglob("_trading_kit.json")]
+    stored = tk.open_dataset(store).to_pandas()
+    assert stored.index.is_unique
+    assert len(stored) == len(pd.concat(fresh.values()).index.unique())

@@ -42,6 +42,8 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
@@ -62,6 +64,9 @@ SCHEMA = pa.schema(
             for _, name, dtype in frames.BAR_FIELDS
         ),
     ]
+)
+PARTITIONING = pads.partitioning(
+    pa.schema([("symbol", pa.string()), ("year", pa.int32())]), flavor="hive"
 )
 MICROSECOND = 1_000  # ns: the wire's precision, so the step between adjacent ranges
 Interval = tuple[int, int]  # inclusive, UTC nanoseconds
@@ -238,6 +243,7 @@ class BarStore:
         self.root = Path(root).expanduser()
         self._lock = threading.RLock()
         self._pending: set[tuple[str, str]] = set()
+        self._made: set[Path] = set()  # directories known to exist (mkdir is a system call)
         self.manifest = self._load(params)
 
     def __repr__(self) -> str:
@@ -308,9 +314,8 @@ class BarStore:
             ) from None
         try:
             with self._lock:
-                self.manifest = self._load(
-                    self.manifest.params
-                )  # another writer may have been here
+                self._made = set()  # another writer may have been here, and emptied it
+                self.manifest = self._load(self.manifest.params)
                 self._recover()
                 if not (self.root / MANIFEST).exists():
                     self._write_manifest()
@@ -366,8 +371,10 @@ class BarStore:
                         / f"{final.parent.parent.name}-{final.parent.name}-{final.name}.tmp"
                     )
                     staged.append(Staged(temporary, final, symbol, b - a))
-                    temporary.parent.mkdir(exist_ok=True)
-                    final.parent.mkdir(parents=True, exist_ok=True)
+                    for directory in (temporary.parent, final.parent):
+                        if directory not in self._made:
+                            directory.mkdir(parents=True, exist_ok=True)
+                            self._made.add(directory)
                     pq.write_table(table, temporary, compression="zstd")
         except OSError as problem:
             self.discard(staged)
@@ -453,31 +460,50 @@ class BarStore:
         return [path for _, path in sorted(found)]
 
     def read_frame(self, symbols: Iterable[str], lo: int, hi: int) -> pd.DataFrame:
-        """Bars of ``symbols`` in [lo, hi] in ``get_bars``'s layout, built as it builds them."""
-        columns: dict[str, dict[str, np.ndarray]] = {}
-        for symbol in symbols:
-            paths = self.files(symbol, lo, hi)
-            if not paths:
-                continue
-            table = pa.concat_tables(pq.read_table(p, schema=self._schema) for p in paths)
-            stamps = table.column("timestamp").to_numpy().astype("datetime64[ns]")
-            keep = slice(
-                np.searchsorted(stamps, np.datetime64(lo, "ns"), "left"),
-                np.searchsorted(stamps, np.datetime64(hi, "ns"), "right"),
-            )
-            if keep.stop <= keep.start:
-                continue
-            columns[symbol] = {"timestamp": stamps[keep]} | {
-                name: table.column(name).to_numpy()[keep] for name in PRICE_COLUMNS
-            }
-        rows = sum(len(c["timestamp"]) for c in columns.values())
-        return frames.series_frame("bars", [frames.Page(columns, None, rows)])
+        """Bars of ``symbols`` in [lo, hi] in ``get_bars``'s layout, built as it builds them.
+
+        Only the files whose names overlap [lo, hi] are opened, all in one multi-threaded
+        read; the symbol comes from the directory names, as any Hive reader takes it."""
+        paths = [str(p) for s in sorted(set(symbols)) for p in self.files(s, lo, hi)]
+        if not paths:
+            return frames.series_frame("bars", [])
+        stamp = SCHEMA.field("timestamp").type
+        table = pads.dataset(
+            paths, format="parquet", partitioning=PARTITIONING, partition_base_dir=str(self.root)
+        ).to_table(
+            columns=["symbol", *SCHEMA.names],
+            filter=(pc.field("timestamp") >= pa.scalar(lo // 1_000, stamp))
+            & (pc.field("timestamp") <= pa.scalar(hi // 1_000, stamp)),
+        )
+        return table_frame(table)
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
 
     def file_count(self) -> int:
         return sum(1 for _ in self.root.glob("symbol=*/year=*/part-*.parquet"))
+
+
+def table_frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table of bars with a ``symbol`` column in ``get_bars``'s layout: sorted by
+    symbol and time (a check, and a sort only if the rows are not already in order)."""
+    symbols = table.column("symbol").to_numpy(zero_copy_only=False).astype(object)
+    stamps = table.column("timestamp").to_numpy().astype("datetime64[ns]")
+    ordered = bool(
+        len(symbols) < 2
+        or (
+            (symbols[1:] >= symbols[:-1]).all()
+            and ((symbols[1:] != symbols[:-1]) | (stamps[1:] > stamps[:-1])).all()
+        )
+    )
+    if not ordered:
+        order = np.lexsort((stamps, symbols))
+        table, symbols, stamps = table.take(order), symbols[order], stamps[order]
+    columns = {"timestamp": stamps} | {
+        name: table.column(name).to_numpy() for name in PRICE_COLUMNS
+    }
+    page = frames.Page(frames.split_by_symbol(symbols, columns), None, len(symbols))
+    return frames.series_frame("bars", [page])
 
 
 def _stamp(value: np.datetime64) -> str:

@@ -23,7 +23,7 @@ import pandas as pd
 from ..errors import DatasetError
 from ..rules import ticker, to_utc
 from . import frames
-from .bar_store import BarStore, DatasetParams
+from .bar_store import BarStore, DatasetParams, table_frame
 
 if TYPE_CHECKING:
     import polars as pl
@@ -119,16 +119,8 @@ def open_dataset(path: str | os.PathLike[str]) -> BarDataset:
 
 
 def bars_frame(table: Any) -> pd.DataFrame:
-    """A Polars frame (or anything with ``to_arrow()``) of bars in ``get_bars``'s layout."""
-    arrow = table.to_arrow() if hasattr(table, "to_arrow") else table
-    data = arrow.sort_by([("symbol", "ascending"), ("timestamp", "ascending")])
-    symbols = data.column("symbol").to_numpy(zero_copy_only=False).astype(object)
-    stamps = data.column("timestamp").to_numpy().astype("datetime64[ns]")
-    columns = {"timestamp": stamps} | {
-        name: data.column(name).to_numpy() for _, name, _ in frames.BAR_FIELDS
-    }
-    page = frames.Page(frames.split_by_symbol(symbols, columns), None, len(symbols))
-    return frames.series_frame("bars", [page])
+    """A Polars frame (or an Arrow table) of bars in ``get_bars``'s layout."""
+    return table_frame(table.to_arrow() if hasattr(table, "to_arrow") else table)
 
 
 def _polars_schema() -> dict:
