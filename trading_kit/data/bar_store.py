@@ -459,14 +459,14 @@ class BarStore:
                     found.append((first, directory / name))
         return [path for _, path in sorted(found)]
 
-    def read_frame(self, symbols: Iterable[str], lo: int, hi: int) -> pd.DataFrame:
-        """Bars of ``symbols`` in [lo, hi] in ``get_bars``'s layout, built as it builds them.
+    def read_page(self, symbols: Iterable[str], lo: int, hi: int) -> frames.Page:
+        """Bars of ``symbols`` in [lo, hi] as columns per symbol.
 
         Only the files whose names overlap [lo, hi] are opened, all in one multi-threaded
         read; the symbol comes from the directory names, as any Hive reader takes it."""
         paths = [str(p) for s in sorted(set(symbols)) for p in self.files(s, lo, hi)]
         if not paths:
-            return frames.series_frame("bars", [])
+            return frames.Page({}, None, 0)
         stamp = SCHEMA.field("timestamp").type
         table = pads.dataset(
             paths, format="parquet", partitioning=PARTITIONING, partition_base_dir=str(self.root)
@@ -475,7 +475,11 @@ class BarStore:
             filter=(pc.field("timestamp") >= pa.scalar(lo // 1_000, stamp))
             & (pc.field("timestamp") <= pa.scalar(hi // 1_000, stamp)),
         )
-        return table_frame(table)
+        return table_page(table)
+
+    def read_frame(self, symbols: Iterable[str], lo: int, hi: int) -> pd.DataFrame:
+        """Bars of ``symbols`` in [lo, hi] in ``get_bars``'s layout, built as it builds them."""
+        return frames.series_frame("bars", [self.read_page(symbols, lo, hi)])
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
@@ -484,26 +488,26 @@ class BarStore:
         return sum(1 for _ in self.root.glob("symbol=*/year=*/part-*.parquet"))
 
 
-def table_frame(table: pa.Table) -> pd.DataFrame:
-    """An Arrow table of bars with a ``symbol`` column in ``get_bars``'s layout: sorted by
-    symbol and time (a check, and a sort only if the rows are not already in order)."""
-    symbols = table.column("symbol").to_numpy(zero_copy_only=False).astype(object)
+def table_page(table: pa.Table) -> frames.Page:
+    """An Arrow table of bars with a ``symbol`` column as columns per symbol, sorted by
+    symbol and time (checked on the dictionary codes; sorted only if it is not)."""
+    encoded = pc.dictionary_encode(table.column("symbol")).combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
     stamps = table.column("timestamp").to_numpy().astype("datetime64[ns]")
-    ordered = bool(
-        len(symbols) < 2
-        or (
-            (symbols[1:] >= symbols[:-1]).all()
-            and ((symbols[1:] != symbols[:-1]) | (stamps[1:] > stamps[:-1])).all()
-        )
-    )
-    if not ordered:
-        order = np.lexsort((stamps, symbols))
-        table, symbols, stamps = table.take(order), symbols[order], stamps[order]
+    runs = np.flatnonzero(np.diff(codes)) + 1
+    firsts = names[codes[np.r_[0, runs]]] if len(codes) else names[:0]
+    same = codes[1:] == codes[:-1]
+    ordered = bool((firsts[1:] > firsts[:-1]).all() and (stamps[1:] > stamps[:-1])[same].all())
     columns = {"timestamp": stamps} | {
         name: table.column(name).to_numpy() for name in PRICE_COLUMNS
     }
-    page = frames.Page(frames.split_by_symbol(symbols, columns), None, len(symbols))
-    return frames.series_frame("bars", [page])
+    if not ordered:
+        rank = np.argsort(np.argsort(names))  # code -> position of its name in sorted order
+        order = np.lexsort((stamps, rank[codes]))
+        codes = codes[order]
+        columns = {name: column[order] for name, column in columns.items()}
+    return frames.Page(frames.split_by_symbol(names[codes], columns), None, len(codes))
 
 
 def _stamp(value: np.datetime64) -> str:

@@ -151,7 +151,7 @@ class MarketData:
         history_end = cut - pd.Timedelta(microseconds=1)
         if end is not None:
             history_end = min(end, history_end)
-        parts: list[pd.DataFrame] = []
+        pages: list[frames.Page] = []  # each symbol's history, then its live edge
         from_cache, stale, times = True, False, []
         if start <= history_end:
 
@@ -183,20 +183,18 @@ class MarketData:
                 )
                 return self._series("bars", names, params, None, True, progress)
             self._stack.count(hits=0 if read.fetched_pages else 1, misses=read.fetched_pages)
-            parts.append(read.frame)
+            pages.append(read.page)
             from_cache = not read.fetched_pages
             times.append(read.fetched_at or pd.Timestamp.now(tz="UTC"))
         if end is None or end >= cut:
             live = self._series(
                 "bars", names, {**params, "start": rfc3339(max(start, cut))}, None, True, progress
             )
-            parts.append(live)
+            pages.append(frames.frame_page("bars", live))
             from_cache = from_cache and live.attrs["from_cache"]
             stale = live.attrs["stale"]
             times.append(live.attrs["fetched_at"])
-        frame = parts[0]
-        if len(parts) == 2:  # each symbol's history, then its live edge, built as one
-            frame = frames.series_frame("bars", [frames.frame_page("bars", p) for p in parts])
+        frame = frames.series_frame("bars", pages)
         frame.attrs.update(from_cache=from_cache, stale=stale, fetched_at=min(times))
         return frame
 

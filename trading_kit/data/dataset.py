@@ -23,7 +23,7 @@ import pandas as pd
 from ..errors import DatasetError
 from ..rules import ticker, to_utc
 from . import frames
-from .bar_store import BarStore, DatasetParams, table_frame
+from .bar_store import BarStore, DatasetParams, table_page
 
 if TYPE_CHECKING:
     import polars as pl
@@ -120,7 +120,8 @@ def open_dataset(path: str | os.PathLike[str]) -> BarDataset:
 
 def bars_frame(table: Any) -> pd.DataFrame:
     """A Polars frame (or an Arrow table) of bars in ``get_bars``'s layout."""
-    return table_frame(table.to_arrow() if hasattr(table, "to_arrow") else table)
+    arrow = table.to_arrow() if hasattr(table, "to_arrow") else table
+    return frames.series_frame("bars", [table_page(arrow)])
 
 
 def _polars_schema() -> dict:

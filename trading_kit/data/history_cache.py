@@ -125,7 +125,7 @@ def history_root(cache_path: str | Path) -> Path:
 class HistoryRead:
     """Bars read from the store, and whether any of them had to be fetched first."""
 
-    frame: pd.DataFrame
+    page: frames.Page  # columns per symbol, in time order
     fetched_pages: int
     fetched_at: pd.Timestamp | None  # when the oldest of the bars was first fetched
 
@@ -184,8 +184,7 @@ class HistoryCache:
             whole = set(groups.get(((first, last),), []))  # nothing of theirs stored before
             stored = [s for s in symbols if s not in whole]
             if stored:
-                page = frames.frame_page("bars", store.read_frame(stored, first, last))
-                for symbol, part in page.columns.items():
+                for symbol, part in store.read_page(stored, first, last).columns.items():
                     pieces.setdefault(symbol, []).append(part)
             states = [store.manifest.symbols.get(s) for s in symbols]
             stamps = [s.fetched_at for s in states if s is not None and s.fetched_at is not None]
@@ -194,7 +193,7 @@ class HistoryCache:
             with self._lock:
                 self._writes.append(self._writer.submit(self._keep, store, fetched, now))
         return HistoryRead(
-            frames.series_frame("bars", [_in_time_order(pieces)]),
+            _in_time_order(pieces),
             pages,
             pd.Timestamp(min(stamps), tz="UTC") if stamps else None,
         )
