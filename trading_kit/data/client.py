@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,7 @@ class MarketData:
             **limits,
         )
         self.feed = _choice(feed, DataFeed, "feed") if feed else None
+        self._ahead: ThreadPoolExecutor | None = None  # asks for next pages (see _pages)
         cache_file = self._stack.settings.cache_path
         self._history: HistoryCache | None = self._stack.cache.attach(  # type: ignore[assignment]
             "bars", HistoryCache(history_root(cache_file))
@@ -388,11 +390,18 @@ class MarketData:
         use_cache: bool,
         progress: bool,
     ) -> tuple[list[frames.Page], list[requests.Response]]:
-        """Follow ``next_page_token`` until the data or ``limit`` runs out."""
+        """Follow ``next_page_token`` until the data or ``limit`` runs out.
+
+        Uncached walks without a limit ask for the next page while this one is decoded
+        (its token is read off the body's end), so the wait for the server overlaps the
+        decoding instead of adding to it.
+        """
         pages: list[frames.Page] = []
         responses: list[requests.Response] = []
         bar = None
         fetched, token = 0, None
+        ahead: Future[requests.Response] | None = None  # the next page, already asked for
+        path = f"/v2/stocks/{kind}"
         try:
             while True:
                 page_size = PAGE_LIMIT if limit is None else min(PAGE_LIMIT, limit - fetched)
@@ -402,14 +411,23 @@ class MarketData:
                     "limit": page_size,
                     "page_token": token,
                 }
-                response = self._get(f"/v2/stocks/{kind}", query, use_cache)
+                response = ahead.result() if ahead else self._get(path, query, use_cache)
+                ahead = None
                 responses.append(response)
                 if use_cache:  # the same bytes may come from the cache again: remember them
                     page = self._stack.memo.get_or_make(
                         kind, response.content, lambda body: frames.decode_page(kind, body), _rows
                     )
                 else:
+                    peeked = _peek_token(response.content) if limit is None else None
+                    if peeked:
+                        ahead = self._prefetcher().submit(
+                            self._get, path, {**query, "page_token": peeked}, False
+                        )
                     page = frames.decode_page(kind, response.content)
+                    if ahead and page.next_page_token != peeked:  # never expected: ask again
+                        ahead.result()
+                        ahead = None
                 pages.append(page)
                 count = page.rows
                 fetched += count
@@ -423,15 +441,34 @@ class MarketData:
                 elif bar is not None:
                     bar.update(count)
         finally:
+            if ahead is not None:  # stopped early (an error, or an empty page): let it land
+                ahead.cancel() or ahead.exception()
             if bar is not None:
                 bar.update(fetched - bar.n)
                 bar.close()
         return pages, responses
 
+    def _prefetcher(self) -> ThreadPoolExecutor:
+        if self._ahead is None:
+            self._ahead = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trading_kit-pages")
+        return self._ahead
+
     def _get(self, path: str, params: Mapping[str, Any], use_cache: bool) -> requests.Response:
         query = {k: v for k, v in params.items() if v is not None}
         url = self._stack.settings.data_url + path
         return self._stack.request("GET", url, params=query, use_cache=use_cache)
+
+
+_NEXT_TOKEN = re.compile(rb'"next_page_token"\s*:\s*(?:null|"([^"]*)")')
+
+
+def _peek_token(body: bytes) -> str | None:
+    """A page's ``next_page_token`` read off either end of the body, without parsing it."""
+    for end in (body[-300:], body[:300]):
+        found = _NEXT_TOKEN.search(end)
+        if found:
+            return found.group(1).decode() if found.group(1) is not None else None
+    return None
 
 
 def _rows(page: frames.Page) -> int:
