@@ -477,16 +477,6 @@ class BarStore:
         )
         return table_page(table)
 
-    def read_frame(self, symbols: Iterable[str], lo: int, hi: int) -> pd.DataFrame:
-        """Bars of ``symbols`` in [lo, hi] in ``get_bars``'s layout, built as it builds them."""
-        return frames.series_frame("bars", [self.read_page(symbols, lo, hi)])
-
-    def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
-
-    def file_count(self) -> int:
-        return sum(1 for _ in self.root.glob("symbol=*/year=*/part-*.parquet"))
-
 
 def table_page(table: pa.Table) -> frames.Page:
     """An Arrow table of bars with a ``symbol`` column as columns per symbol, sorted by
