@@ -191,7 +191,8 @@ class Streams:
                 protocol.subscription("unsubscribe", {channel: gone}), "unsubscribing"
             )
         except StreamError as failure:
-            log.warning("trading_kit: %s", failure)
+            if conn.state == "open":  # (a connection closing meanwhile unsubscribes everything)
+                log.warning("trading_kit: %s", failure)
 
     async def _close_if_idle(self, feed: str, conn: Connection) -> bool:
         if conn.protocol.routes:
