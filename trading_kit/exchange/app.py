@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pandas as pd
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,20 +28,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..rules import rfc3339
 from .core import Exchange
-from .order_request import bad_request
 from .trading_api import json, read_json, trading_routes
 from .wire import (
     CODE_INTERNAL,
+    CODE_METHOD_NOT_ALLOWED,
     CODE_NOT_FOUND,
     CODE_RATE_LIMITED,
     CODE_UNAUTHORIZED,
     AlpacaError,
+    bad_request,
+    conflict,
 )
 
 log = logging.getLogger(__name__)
 
-CODE_METHOD_NOT_ALLOWED = 40510000
-CODE_CONFLICT = 40910000
 _KEY_HEADER = b"apca-api-key-id"
 _SECRET_HEADER = b"apca-api-secret-key"
 
@@ -130,25 +131,29 @@ def admin_routes(exchange: Exchange) -> list[BaseRoute]:
         }
 
     async def get_clock(request: Request) -> Response:
-        return json(exchange.run(clock_state))
+        return json(await run_in_threadpool(exchange.run, clock_state))
 
     async def post_clock(request: Request) -> Response:
         body = await read_json(request)
         if not isinstance(body, dict) or len(body) != 1 or not ({"advance", "set"} & set(body)):
             raise bad_request('body must be {"advance": "5min"} or {"set": "<RFC 3339 time>"}')
         if not exchange.manual_clock:
-            raise AlpacaError(409, CODE_CONFLICT, "the exchange clock is not manual")
-        try:
-            if "advance" in body:
-                delta = pd.Timedelta(body["advance"])
-                if delta < pd.Timedelta(0):
-                    raise ValueError("negative")
-                exchange.advance(delta)
-            else:
-                exchange.set_time(pd.Timestamp(body["set"]))
-        except (ValueError, TypeError) as error:
-            raise bad_request(f"invalid clock change: {error}") from None
-        return json(exchange.run(clock_state))
+            raise conflict("the exchange clock is not manual")
+
+        def change() -> dict[str, Any]:  # matching a long step runs in the thread pool
+            try:
+                if "advance" in body:
+                    delta = pd.Timedelta(body["advance"])
+                    if delta < pd.Timedelta(0):
+                        raise ValueError("negative")
+                    exchange.advance(delta)
+                else:
+                    exchange.set_time(pd.Timestamp(body["set"]))
+            except (ValueError, TypeError) as error:
+                raise bad_request(f"invalid clock change: {error}") from None
+            return exchange.run(clock_state)
+
+        return json(await run_in_threadpool(change))
 
     return [
         Route("/admin/clock", get_clock, methods=["GET"]),

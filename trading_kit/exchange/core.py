@@ -2,9 +2,9 @@
 
 Every operation goes through ``Exchange.run``: take the lock, let the engine catch up to
 the clock (lazily, so the same code serves the manual and the realtime clock), do the
-operation, write what changed in one transaction. uvicorn runs requests on several
-threads and a notebook may advance the clock meanwhile; the lock makes each operation
-atomic against both.
+operation, write what changed in one transaction. Requests arrive on several threads and
+a notebook may advance the clock meanwhile; the lock makes each operation atomic against
+both.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from .clock import Clock
 from .engine import Engine
-from .store import Store
+from .market import Market
+from .store import Store, StoreError
 
 T = TypeVar("T")
 
@@ -28,8 +30,8 @@ class Exchange:
 
     def __init__(
         self,
-        market: Any = None,
-        clock: Any = None,
+        market: Market | None = None,
+        clock: Clock | None = None,
         *,
         db_path: str | Path | None = None,
         seed: int = 0,
@@ -61,16 +63,20 @@ class Exchange:
             cash=cash,
             shorting_enabled=shorting_enabled,
         )
-        meta, orders, positions, activities = self.store.load()
+        meta, orders, positions, fills = self.store.load()
         if meta:
-            self.engine.restore(meta, orders, positions, activities)
+            self.engine.restore(meta, orders, positions, fills)
             if self.manual_clock and self.clock.now() < self.engine.cursor:
                 self.clock.set(self.engine.cursor)  # a restarted manual clock resumes, not rewinds
-        self.store.save(self.engine.drain())
+        try:
+            self.store.save(self.engine.drain())
+        except StoreError as error:
+            raise RuntimeError(f"cannot write the exchange state to {db_path}: {error}") from None
 
     def __repr__(self) -> str:
         return f"Exchange(market={self.market!r}, clock={self.clock!r}, db={self.store.path})"
 
+    # ------------------------------------------------------------------ operations
     def run(self, operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Catch up to the clock, run ``operation``, persist the changes — atomically."""
         with self.lock:
@@ -80,6 +86,7 @@ class Exchange:
             finally:
                 self.store.save(self.engine.drain())
 
+    # ------------------------------------------------------------------ the clock
     @property
     def manual_clock(self) -> bool:
         return hasattr(self.clock, "advance") and hasattr(self.clock, "set")
@@ -87,14 +94,14 @@ class Exchange:
     def advance(self, delta: dt.timedelta | pd.Timedelta | str) -> pd.Timestamp:
         """Move a manual clock forward and run the engine up to the new time."""
         with self.lock:
-            now = self.clock.advance(delta)
+            now = self.clock.advance(delta)  # type: ignore[attr-defined]
             self.run(lambda: None)
             return pd.Timestamp(self.clock.now()) if now is None else pd.Timestamp(now)
 
     def set_time(self, t: dt.datetime | str) -> pd.Timestamp:
         """Set a manual clock (never backwards) and run the engine up to it."""
         with self.lock:
-            self.clock.set(t)
+            self.clock.set(t)  # type: ignore[attr-defined]
             self.run(lambda: None)
             return pd.Timestamp(self.clock.now())
 

@@ -63,7 +63,7 @@ _TIME_RE = re.compile(
 
 
 def _bad(message: str) -> wire.AlpacaError:
-    return wire.AlpacaError(400, wire.CODE_BAD_REQUEST, message)
+    return wire.invalid_query(message)
 
 
 # ---------------------------------------------------------------------------------------
@@ -355,7 +355,7 @@ def _alpaca_errors(handler: Callable[[Request], Response]) -> Handler:
         except wire.AlpacaError as error:
             return error.response()
         except ValueError as error:  # e.g. a timeframe or adjustment the market refuses
-            return wire.error_response(400, wire.CODE_BAD_REQUEST, str(error))
+            return wire.invalid_query(str(error)).response()
 
     endpoint.__name__ = handler.__name__
     return endpoint

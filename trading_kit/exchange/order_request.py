@@ -2,8 +2,8 @@
 
 This module only checks the shape of a request (fields, types, increments, class rules);
 rules that need the account or the market (buying power, available qty, asset flags,
-bracket prices against the base price) live in the engine. Keeping them apart lets the
-shape rules be tested as a table without an exchange.
+bracket prices against the base price) live in ``checks.py``. Keeping them apart lets the
+shape rules be tested as a table without an exchange. Its errors come from ``wire.py``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..rules import on_tick
-from .wire import CODE_BAD_REQUEST, CODE_UNPROCESSABLE, AlpacaError
+from .wire import bad_request, unprocessable
 
 SIDES = ("buy", "sell")
 TYPES = ("market", "limit", "stop", "stop_limit", "trailing_stop")
@@ -47,15 +47,6 @@ _REPLACE_FIELDS = frozenset(
     {"qty", "time_in_force", "limit_price", "stop_price", "trail", "client_order_id"}
 )
 MAX_CLIENT_ORDER_ID = 128
-
-
-def bad_request(message: str) -> AlpacaError:
-    """Alpaca answers malformed fields with 422 and the generic 40010001 code."""
-    return AlpacaError(422, CODE_BAD_REQUEST, message)
-
-
-def unprocessable(message: str) -> AlpacaError:
-    return AlpacaError(422, CODE_UNPROCESSABLE, message)
 
 
 @dataclasses.dataclass(frozen=True)
