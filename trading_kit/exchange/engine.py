@@ -22,7 +22,7 @@ import dataclasses
 import datetime as dt
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -116,6 +116,7 @@ class Engine:
         self.initial_cash = Decimal(str(cash))
         self.emit_events = False  # the exchange turns this on when someone listens
         self.prices = Prices(market)
+        self._reference_closes: dict[dt.date, pd.Timestamp] = {}
         self._asset_ids: dict[str, str] | None = None
         self._reset()
         self.account_id = str(uuid.uuid4())
@@ -284,12 +285,19 @@ class Engine:
         return self.prices.last(symbol, utc(t))
 
     def reference_close(self, t: pd.Timestamp) -> pd.Timestamp:
-        """The close of the last session before ``t``."""
-        for days in range(1, 12):
-            close = utc(self.hours.session_close(t - pd.Timedelta(days=days)))
-            if close <= t - pd.Timedelta(days=days - 1) and close < t:
-                return close
-        return t - pd.Timedelta(days=1)
+        """The previous trading day's close: the last session close before ``t``'s NY day."""
+        day = t.tz_convert(NEW_YORK).date()
+        close = self._reference_closes.get(day)
+        if close is None:
+            midnight = pd.Timestamp(day, tz=NEW_YORK).tz_convert("UTC")
+            close = midnight - pd.Timedelta(days=1)
+            for days in range(1, 12):  # the last close at or before midnight
+                candidate = utc(self.hours.session_close(midnight - pd.Timedelta(days=days)))
+                if candidate <= midnight:
+                    close = candidate
+                    break
+            self._reference_closes[day] = close
+        return close
 
     def previous_close(self, symbol: str, t: pd.Timestamp) -> Decimal:
         """``lastday_price``: the last trade of the previous trading day."""
@@ -297,11 +305,25 @@ class Engine:
 
     # ------------------------------------------------------------------ time
     def process_until(self, t: Any) -> None:
-        """Run the market forward to ``t``: triggers, fills, expiries, in time order."""
+        """Run the market forward to ``t``: triggers, fills, expiries, in time order.
+
+        The window is cut at the previous trading day's close, where the equity is
+        recorded: that is ``last_equity`` for the rest of the day.
+        """
         t = utc(t)
         if t <= self.cursor:
             return
+        # only closes from t's reference close on can be some day's reference (at most two)
+        reference = self.reference_close(t)
+        close = reference if reference > self.cursor else utc(self.hours.next_close(self.cursor))
+        while close <= t:
+            self._advance_to(close)
+            self.ledger.record_baseline(close, self.ledger.equity(self._close_prices(close)))
+            close = utc(self.hours.next_close(close))
         self._advance_to(t)
+
+    def _close_prices(self, close: pd.Timestamp) -> Callable[[str], Decimal]:
+        return lambda symbol: self.prices.close_price(symbol, close)
 
     def _advance_to(self, t: pd.Timestamp) -> None:
         if t <= self.cursor:
@@ -789,10 +811,15 @@ class Engine:
         return self.ledger.numbers(lambda symbol: self.last_price(symbol, now))
 
     def last_equity(self, now: pd.Timestamp) -> Decimal:
-        return self.ledger.cash + sum(
-            (p.qty * self.previous_close(p.symbol, now) for p in self.positions.values()),
-            Decimal(0),
-        )
+        """Equity at the previous trading day's close (Alpaca's ``last_equity``)."""
+        close = self.reference_close(now)
+        recorded = self.ledger.baseline(close)
+        if recorded is not None:
+            return recorded
+        if self.created_at >= close:
+            return self.ledger.opening_equity  # the account did not exist at that close
+        # a state stored before baselines were recorded: today's holdings at that close
+        return self.ledger.equity(self._close_prices(close))
 
     def account_json(self) -> dict[str, Any]:
         now = self.now()
@@ -831,7 +858,10 @@ class Engine:
             "sma": wire.money(max(cash, Decimal(0))),
             "options_approved_level": 0,
             "options_trading_level": 0,
-            "balance_asof": now.tz_convert(NEW_YORK).date().isoformat(),
+            "balance_asof": (self.reference_close(now) - pd.Timedelta(1, "ns"))
+            .tz_convert(NEW_YORK)
+            .date()
+            .isoformat(),
         }
 
     def activities_json(

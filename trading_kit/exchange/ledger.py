@@ -1,4 +1,4 @@
-"""The account's books: cash, positions, fills, and what open orders hold.
+"""The account's books: cash, positions, fills, what open orders hold, and day baselines.
 
 Every number here is kept incrementally, so asking for it costs the same with one open
 order or four thousand: the coordinator calls ``update_holds`` after any change to an
@@ -9,6 +9,10 @@ Holds follow Alpaca: an open buy holds ``limit (or stop, or ask) x qty`` of buyi
 (its ``notional`` for a notional order); an opening short sell holds
 ``max(limit, 1.03 x ask) x qty``; sells and covers hold shares. The exits of a bracket or
 an OCO cancel each other, so such a group holds its largest leg once, not every leg.
+
+``last_equity`` is the equity at the previous trading day's 16:00 ET close, fixed for the
+day: the coordinator records the equity at every session close it passes
+(``record_baseline``), so ``equity - last_equity`` is today's P&L.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ MARGIN_MULTIPLIER = Decimal(2)
 INITIAL_MARGIN = Decimal("0.5")
 MAINTENANCE_MARGIN = Decimal("0.3")
 _ZERO = Decimal(0)
+_BASELINES_KEPT = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,8 +63,10 @@ class Ledger:
 
     def __init__(self, cash: Decimal) -> None:
         self.cash = cash
+        self.opening_equity = cash  # the account's equity before its first trade
         self.positions: dict[str, Position] = {}
         self.fills: list[Fill] = []  # sorted by id: by time, then in execution order
+        self.baselines: dict[pd.Timestamp, Decimal] = {}  # session close -> equity then
         self._fill_ids: list[str] = []
         self._bp_holds: dict[str, Decimal] = {}
         self.bp_held = _ZERO
@@ -197,12 +204,32 @@ class Ledger:
             buying_power=buying_power,
         )
 
+    # ------------------------------------------------------------------ day baselines
+    def record_baseline(self, close: pd.Timestamp, equity: Decimal) -> None:
+        """The equity at a session close (the next day's ``last_equity``)."""
+        self.baselines[close] = equity
+        for old in sorted(self.baselines)[:-_BASELINES_KEPT]:
+            del self.baselines[old]
+
+    def baseline(self, close: pd.Timestamp) -> Decimal | None:
+        return self.baselines.get(close)
+
     # ------------------------------------------------------------------ state
     def meta(self) -> dict[str, str]:
-        return {"cash": str(self.cash)}
+        baselines = ";".join(f"{t.isoformat()}={v}" for t, v in sorted(self.baselines.items()))
+        return {
+            "cash": str(self.cash),
+            "opening_equity": str(self.opening_equity),
+            "baselines": baselines,
+        }
 
     def restore(self, meta: dict[str, str], positions: list[Position], fills: list[Fill]) -> None:
         self.cash = Decimal(meta["cash"])
+        self.opening_equity = Decimal(meta.get("opening_equity") or meta["cash"])
+        self.baselines = {}
+        for item in filter(None, meta.get("baselines", "").split(";")):
+            close, value = item.split("=")
+            self.baselines[pd.Timestamp(close)] = Decimal(value)
         self.positions = {p.symbol: p for p in positions}
         for fill in sorted(fills, key=lambda f: f.id):
             self._fill_ids.append(fill.id)
