@@ -140,3 +140,82 @@ def test_weekend_last_equity_is_fridays_close(sim_market: SimulatedMarket) -> No
     assert Decimal(account["last_equity"]) == expected.quantize(Decimal("0.0001"))
     assert account["balance_asof"] == "2024-03-08"
     assert dt.date.fromisoformat(account["balance_asof"]).weekday() == 4
+
+
+# ------------------------------------------------------------------------ activities
+@pytest.fixture
+def fills(running_exchange: RunningExchange, http) -> list[dict]:
+    """Seven fills, one every ten minutes from 10:00 ET (ascending, as the exchange saw them)."""
+    url, session = http
+    for i in range(7):
+        body = {"symbol": "AAPL", "qty": i + 1, "side": "buy", "type": "market"}
+        response = session.post(url + "/v2/orders", json={**body, "time_in_force": "day"})
+        assert response.status_code == 200, response.text
+        running_exchange.exchange.advance("10min")
+    everything = session.get(url + "/v2/account/activities", params={"direction": "asc"}).json()
+    assert len(everything) == 7
+    return everything
+
+
+def pages(session: requests.Session, url: str, **params) -> list[list[dict]]:
+    """Follow ``page_token`` as Alpaca's docs say: the id of the last entry of a page."""
+    result: list[list[dict]] = []
+    token = None
+    while True:
+        query = {**params, **({"page_token": token} if token else {})}
+        response = session.get(url + "/v2/account/activities", params=query)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        if not page:
+            return result
+        result.append(page)
+        token = page[-1]["id"]
+        assert len(result) < 20, "page_token must move the page on"
+
+
+def test_activities_page_by_token_in_both_directions(http, fills: list[dict]) -> None:
+    """Alpaca pages activities by id: ``page_token`` is the id to continue after."""
+    url, session = http
+    desc = pages(session, url, page_size=3)
+    assert [len(p) for p in desc] == [3, 3, 1]
+    assert [a["id"] for p in desc for a in p] == [a["id"] for a in reversed(fills)]
+    asc = pages(session, url, page_size=2, direction="asc")
+    assert [len(p) for p in asc] == [2, 2, 2, 1]
+    assert [a["id"] for p in asc for a in p] == [a["id"] for a in fills]
+
+
+def test_activities_filter_by_time_date_and_type(http, fills: list[dict]) -> None:
+    """``after``/``until`` bound the time, ``date`` picks a day, types are comma-separated."""
+    url, session = http
+    get = lambda **q: session.get(url + "/v2/account/activities", params=q)  # noqa: E731
+    third = fills[2]["transaction_time"]
+    fifth = fills[4]["transaction_time"]
+    between = get(after=third, until=fifth, direction="asc").json()
+    assert [a["id"] for a in between] == [fills[3]["id"]]
+    assert len(get(after=third).json()) == 4
+    assert len(get(until=third).json()) == 2
+    assert len(get(date="2024-03-05").json()) == 7
+    assert get(date="2024-03-06").json() == []
+    assert len(get(activity_types="DIV,FILL").json()) == 7
+    assert get(activity_types="DIV,CSD").json() == []
+    assert len(get(category="trade_activity").json()) == 7
+    assert get(category="non_trade_activity").json() == []
+    assert len(session.get(url + "/v2/account/activities/FILL").json()) == 7
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"direction": "sideways"},
+        {"page_size": "0"},
+        {"page_size": "101"},
+        {"after": "last tuesday"},
+        {"date": "2024-03-05", "after": "2024-03-04"},
+        {"category": "everything"},
+    ],
+)
+def test_bad_activity_parameters_are_422(http, params: dict) -> None:
+    url, session = http
+    response = session.get(url + "/v2/account/activities", params=params)
+    assert response.status_code == 422
+    assert response.json()["code"] == 40010001
