@@ -219,3 +219,161 @@ def test_bad_activity_parameters_are_422(http, params: dict) -> None:
     response = session.get(url + "/v2/account/activities", params=params)
     assert response.status_code == 422
     assert response.json()["code"] == 40010001
+
+
+# ------------------------------------------------------------------------ orders refused
+def post(session: requests.Session, url: str, **body) -> requests.Response:
+    return session.post(url + "/v2/orders", json={"time_in_force": "day", **body})
+
+
+@pytest.mark.parametrize(
+    ("now", "tif", "accepted"),
+    [
+        ("2024-03-05T13:00:00Z", "opg", True),  # 08:00 ET
+        ("2024-03-05T14:27:00Z", "opg", True),  # 09:27
+        ("2024-03-05T14:28:00Z", "opg", False),  # 09:28
+        ("2024-03-05T15:00:00Z", "opg", False),  # 10:00
+        ("2024-03-05T23:59:00Z", "opg", False),  # 18:59
+        ("2024-03-06T00:00:00Z", "opg", True),  # 19:00: queued for the next open
+        ("2024-03-05T20:49:00Z", "cls", True),  # 15:49
+        ("2024-03-05T20:50:00Z", "cls", False),  # 15:50
+        ("2024-03-05T22:00:00Z", "cls", False),  # 17:00
+        ("2024-03-06T00:30:00Z", "cls", True),  # 19:30: the next day's close
+        ("2024-03-09T17:00:00Z", "opg", True),  # a Saturday: no session today
+    ],
+)
+def test_opg_and_cls_windows(sim_market: SimulatedMarket, now: str, tif: str, accepted: bool):
+    """Alpaca: "OPG orders submitted after 9:28am but before 7:00pm ET will be rejected";
+    "CLS orders submitted after 3:50pm but before 7:00pm ET will be rejected"."""
+    exchange = Exchange(sim_market, ManualClock(now), partial_fills=False)
+    with start_exchange(exchange) as running, requests.Session() as session:
+        session.headers.update(HEADERS)
+        response = post(session, running.url, symbol="SPY", qty=1, side="buy", type="market")
+        assert response.status_code == 200, "a day order is taken at any time"
+        response = post(
+            session, running.url, symbol="SPY", qty=1, side="buy", type="market", time_in_force=tif
+        )
+        if accepted:
+            assert response.status_code == 200, response.text
+        else:
+            assert response.status_code == 422
+            assert response.json()["code"] == 42210000
+            assert f"{tif} orders are not accepted between" in response.json()["message"]
+
+
+def test_oco_is_exit_only(http) -> None:
+    """Alpaca: an OCO order is submitted "to exit an existing position": without one to
+    close on its side (its stop would open a short, or add to a long) it is refused."""
+    url, session = http
+    oco = {
+        "symbol": "JPM",
+        "qty": 5,
+        "type": "limit",
+        "order_class": "oco",
+        "take_profit": {"limit_price": 400},
+        "stop_loss": {"stop_price": 100},
+    }
+    refused = post(session, url, side="sell", **oco)
+    assert refused.status_code == 403
+    body = refused.json()
+    assert body["message"] == "insufficient qty available for order (requested: 5, available: 0)"
+    assert post(session, url, symbol="JPM", qty=5, side="buy", type="market").status_code == 200
+    buy_oco = {**oco, "take_profit": {"limit_price": 100}, "stop_loss": {"stop_price": 400}}
+    assert post(session, url, side="buy", **buy_oco).status_code == 403  # nothing short to cover
+    assert post(session, url, side="sell", **oco).status_code == 200  # exits the long
+    assert session.get(url + "/v2/positions/JPM").json()["qty_available"] == "0"
+
+
+def test_extended_hours_is_limit_day_only_and_never_bracket(client: TradingClient) -> None:
+    """Alpaca: "Only limit day orders will be accepted as extended hours eligible";
+    bracket orders: "Extended hours are not supported"."""
+    from alpaca.common.exceptions import APIError
+    from alpaca.trading.enums import OrderClass
+    from alpaca.trading.requests import LimitOrderRequest, StopLossRequest, TakeProfitRequest
+
+    limit = {"symbol": "AAPL", "qty": 1, "side": OrderSide.BUY, "limit_price": 100}
+    with pytest.raises(APIError) as info:
+        client.submit_order(
+            LimitOrderRequest(**limit, time_in_force=TimeInForce.GTC, extended_hours=True)
+        )
+    assert (info.value.status_code, info.value.code) == (422, 40010001)
+    assert info.value.message == 'only time_in_force="day" is allowed for extended hours orders'
+    with pytest.raises(APIError) as info:
+        client.submit_order(
+            LimitOrderRequest(
+                **limit,
+                time_in_force=TimeInForce.DAY,
+                extended_hours=True,
+                order_class=OrderClass.BRACKET,
+                take_profit=TakeProfitRequest(limit_price=120),
+                stop_loss=StopLossRequest(stop_price=90),
+            )
+        )
+    assert info.value.status_code == 422
+    assert "extended hours are not supported for bracket orders" in info.value.message
+    placed = client.submit_order(
+        LimitOrderRequest(**limit, time_in_force=TimeInForce.DAY, extended_hours=True)
+    )
+    assert placed.extended_hours
+
+
+def test_orders_worth_under_a_dollar_are_refused(http, sim_market: SimulatedMarket) -> None:
+    """Alpaca refuses an order worth under $1 with 403 "cost basis must be >= minimal
+    amount of order 1"; selling a whole position worth less is still allowed."""
+    url, session = http
+    tiny = [
+        {"notional": "0.99"},
+        {"qty": 1, "type": "limit", "limit_price": "0.9999"},
+        {"qty": "0.004"},  # 0.004 x ~$190
+    ]
+    for body in tiny:
+        response = post(session, url, symbol="AAPL", side="buy", **{"type": "market", **body})
+        assert response.status_code == 403, body
+        assert response.json() == {
+            "code": 40310000,
+            "message": "cost basis must be >= minimal amount of order 1",
+        }
+    assert post(session, url, symbol="AAPL", side="buy", type="market", notional="1").ok
+    held = session.get(url + "/v2/positions/AAPL").json()["qty"]
+    half = str((Decimal(held) / 2).quantize(Decimal("1e-9")))
+    assert (
+        post(session, url, symbol="AAPL", side="sell", type="market", qty=half).status_code == 403
+    )
+    whole = post(session, url, symbol="AAPL", side="sell", type="market", qty=held)
+    assert whole.status_code == 200, "closing the whole position is always allowed"
+    assert session.get(url + "/v2/positions/AAPL").status_code == 404
+
+
+def test_short_sales_need_buying_power_at_103_percent_of_the_ask(
+    sim_market: SimulatedMarket, manual_clock: ManualClock
+) -> None:
+    """Alpaca: "The calculated value of an opening short sell order is MAX(order's limit
+    price, 3% above the current ask price) * order quantity", and "your available buying
+    power is reduced by your existing open buy long and sell short orders"."""
+    exchange = Exchange(sim_market, manual_clock, partial_fills=False, cash=10_000)
+    quote = sim_market.quote_at("MSFT", SESSION_TIME)
+    ask, bid = Decimal(str(quote["ask_price"])), Decimal(str(quote["bid_price"]))
+    per_share = (Decimal("1.03") * ask).quantize(Decimal("0.0001"))
+    with start_exchange(exchange) as running, requests.Session() as session:
+        session.headers.update(HEADERS)
+        url = running.url
+        buying_power = Decimal(session.get(url + "/v2/account").json()["buying_power"])
+        qty = int(buying_power / (Decimal("1.03") * ask)) + 1  # fits at the bid, not at 1.03 x ask
+        assert qty * bid <= buying_power
+        refused = post(session, url, symbol="MSFT", qty=qty, side="sell", type="market")
+        assert refused.status_code == 403 and refused.json()["message"] == (
+            "insufficient buying power"
+        )
+        assert Decimal(refused.json()["cost_basis"]) == (qty * Decimal("1.03") * ask).quantize(
+            Decimal("0.01")
+        )
+        # a resting short sell holds max(limit, 1.03 x ask) x qty of buying power
+        limit = (ask * Decimal("1.2")).quantize(Decimal("0.01"))
+        resting = post(
+            session, url, symbol="MSFT", qty=3, side="sell", type="limit", limit_price=str(limit)
+        )
+        assert resting.status_code == 200
+        after = Decimal(session.get(url + "/v2/account").json()["buying_power"])
+        assert after == buying_power - 3 * max(limit, per_share)
+        session.delete(f"{url}/v2/orders/{resting.json()['id']}")
+        assert Decimal(session.get(url + "/v2/account").json()["buying_power"]) == buying_power

@@ -43,17 +43,52 @@ SHAPE_RULES = [
     (order(qty="ten"), 422, 40010001, "invalid qty"),
     (order(qty=None), 422, 40010001, "qty or notional is required"),
     (order(qty=1.5, time_in_force="gtc"), 422, 42210000, "fractional orders must be DAY orders"),
+    # Alpaca: "Only limit day orders will be accepted as extended hours eligible", with the
+    # message Alpaca answers (422, 40010001)
     (
         order(extended_hours=True),
         422,
-        42210000,
-        "extended hours order must be DAY or GTC limit orders",
+        40010001,
+        'only type="limit" is allowed for extended hours orders',
     ),
     (
         order(type="limit", limit_price=100, extended_hours=True, time_in_force="ioc"),
         422,
+        40010001,
+        'only time_in_force="day" is allowed for extended hours orders',
+    ),
+    (
+        order(type="limit", limit_price=100, extended_hours=True, time_in_force="gtc"),
+        422,
+        40010001,
+        'only time_in_force="day" is allowed for extended hours orders',
+    ),
+    # Alpaca's bracket orders: "Extended hours are not supported"
+    (
+        order(
+            type="limit",
+            limit_price=100,
+            extended_hours=True,
+            order_class="bracket",
+            take_profit={"limit_price": 110},
+            stop_loss={"stop_price": 90},
+        ),
+        422,
         42210000,
-        "extended hours order must be DAY or GTC limit orders",
+        "extended hours are not supported for bracket orders",
+    ),
+    # Alpaca: opg and cls are used "with a market/limit order type"
+    (
+        order(type="stop", stop_price=100, time_in_force="opg"),
+        422,
+        42210000,
+        "opg orders must be market or limit orders",
+    ),
+    (
+        order(type="stop_limit", stop_price=100, limit_price=100, time_in_force="cls"),
+        422,
+        42210000,
+        "cls orders must be market or limit orders",
     ),
     (
         order(order_class="bracket", stop_loss={"stop_price": 1}),

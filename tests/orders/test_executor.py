@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 
+from tests.orders.conftest import CLOSED_TIME
 from trading_kit.errors import OrderExecutionError, OrderValidationError
 from trading_kit.exchange.server import RunningExchange
 from trading_kit.orders import Account, Order, Orders, OrderSpec
@@ -89,7 +90,11 @@ def test_limit_stop_stop_limit_and_trailing_orders(
 
 
 @pytest.mark.parametrize("tif", ["day", "gtc", "opg", "cls", "ioc", "fok"])
-def test_every_time_in_force_is_accepted(orders: Orders, tif: str) -> None:
+def test_every_time_in_force_is_accepted(
+    orders: Orders, running: RunningExchange, tif: str
+) -> None:
+    if tif == "opg":  # Alpaca takes opg orders before 9:28 or after 19:00 ET, not at 10:00
+        running.exchange.set_time(CLOSED_TIME)
     order = orders.place_order(
         "MSFT", qty=1, side="buy", type="limit", limit_price=1, time_in_force=tif
     )

@@ -8,12 +8,18 @@ what a new order may not (issue 9: a 2-share sell replaced to 100,000 shares wen
 
 Rules, as Alpaca documents them:
 
+* opg orders are refused from 9:28 ET to 19:00 ET, cls orders from 15:50 ET to 19:00 ET
+  (on session days; ten minutes before an early close);
+* an order worth under $1 (notional, or qty x price) is refused, unless it closes the
+  whole position;
 * bracket exits must sit at least a cent beyond the base price;
+* an OCO is an exit: it needs a position to close on its side;
 * a simple market or limit order that could trade against one of the account's own
   open orders is a potential wash trade;
 * buys need buying power for ``limit (or stop, or ask) x qty``; sells beyond the free
-  long quantity are short sales, which need a shortable asset and no long position.
-  Open buys hold their value until they fill or end.
+  long quantity are short sales, which need a shortable asset, no long position, and
+  buying power for ``max(limit, 1.03 x ask) x qty``. Open buys and short sells hold
+  their value until they fill or end.
 """
 
 from __future__ import annotations
@@ -25,12 +31,15 @@ from decimal import Decimal
 
 import pandas as pd
 
+from ..rules import NEW_YORK
 from .calendar import MarketHours
 from .ledger import Ledger
 from .order_request import OrderRequest
 from .orders import Order
 from .wire import decimal_str, forbidden, insufficient_qty, unprocessable
 
+SHORT_SALE_MARKUP = Decimal("1.03")
+MINIMUM_ORDER_VALUE = Decimal(1)
 _CENT = Decimal("0.01")
 _ZERO = Decimal(0)
 _NANO_QTY = Decimal("1e-9")
@@ -60,9 +69,41 @@ class Context:
 
 def admit(request: OrderRequest, ctx: Context) -> Decimal | None:
     """Check ``request`` against every rule; return the price per share its hold uses."""
+    check_auction_window(request.time_in_force, ctx.now, ctx.hours)
+    check_minimum_value(request, ctx)
     check_bracket_prices(request, ctx.quote.last)
+    if request.order_class == "oco":
+        check_exit(request, ctx)
+        return None
     check_wash_trade(request, ctx.wash)
     return check_funds(request, ctx)
+
+
+# ------------------------------------------------------------------------ time
+def _clock_text(t: pd.Timestamp) -> str:
+    return t.strftime("%I:%M%p").lstrip("0").lower()
+
+
+def check_auction_window(tif: str, now: pd.Timestamp, hours: MarketHours) -> None:
+    """opg: refused 2 minutes before the open until 19:00 ET; cls: 10 before the close."""
+    if tif not in ("opg", "cls") or hours.always_open:
+        return
+    local = now.tz_convert(NEW_YORK)
+    midnight = local.normalize()
+    session_open = hours.next_open(midnight - pd.Timedelta(1, "ns")).tz_convert(NEW_YORK)
+    if session_open.normalize() != midnight:
+        return  # no session today: the order waits for the next one
+    if tif == "opg":
+        cutoff = session_open - pd.Timedelta(minutes=2)
+    else:
+        cutoff = hours.next_close(session_open).tz_convert(NEW_YORK) - pd.Timedelta(minutes=10)
+    reopen = midnight + pd.Timedelta(hours=19)
+    if cutoff <= local < reopen:
+        raise unprocessable(
+            f"{tif} orders are not accepted between {_clock_text(cutoff)} and 7:00pm ET "
+            f"(the {'opening' if tif == 'opg' else 'closing'} auction is being prepared); "
+            "submit before or after that window"
+        )
 
 
 # ------------------------------------------------------------------------ price
@@ -85,6 +126,23 @@ def _qty(request: OrderRequest, price: Decimal) -> Decimal:
         return request.qty
     assert request.notional is not None
     return (request.notional / price).quantize(_NANO_QTY)
+
+
+def check_minimum_value(request: OrderRequest, ctx: Context) -> None:
+    """Alpaca refuses orders worth under $1, except one that closes the whole position."""
+    if ctx.replacing is not None and ctx.replacing.parent_id:
+        return  # a bracket or OCO exit leg
+    if request.notional is not None:
+        value = request.notional
+    else:
+        assert request.qty is not None
+        value = request.qty * unit_price(request, ctx.quote)
+        position = ctx.ledger.position_qty(request.symbol)
+        closing = "sell" if position > 0 else "buy"
+        if position != 0 and request.side == closing and request.qty == abs(position):
+            return
+    if value < MINIMUM_ORDER_VALUE:
+        raise forbidden("cost basis must be >= minimal amount of order 1")
 
 
 def check_bracket_prices(request: OrderRequest, last: Decimal) -> None:
@@ -111,11 +169,24 @@ def check_bracket_prices(request: OrderRequest, last: Decimal) -> None:
 
 
 # ------------------------------------------------------------------------ quantities
+def check_exit(request: OrderRequest, ctx: Context) -> None:
+    """An OCO (or a replaced exit leg) closes part of a position on its own side."""
+    position = ctx.ledger.position_qty(request.symbol)
+    qty = _qty(request, ctx.quote.bid)
+    held = ctx.ledger.held_qty(request.symbol, request.side, without=ctx.replacing)
+    closable = max(position, _ZERO) if request.side == "sell" else max(-position, _ZERO)
+    if qty > closable - held:
+        raise insufficient_qty(request.symbol, qty, position, held)
+
+
 def check_funds(request: OrderRequest, ctx: Context) -> Decimal | None:
     """Buying power for buys and short sales, free shares for sells; returns the hold price."""
     ledger, quote = ctx.ledger, ctx.quote
     position = ledger.position_qty(request.symbol)
-    if request.side == "sell" and request.order_class != "oco":
+    if ctx.replacing is not None and ctx.replacing.parent_id:
+        check_exit(request, ctx)  # a bracket/OCO leg: an exit, held once per group
+        return None
+    if request.side == "sell":
         qty = _qty(request, quote.bid)
         held = ledger.held_qty(request.symbol, "sell", without=ctx.replacing)
         if qty <= max(position, _ZERO) - held:
@@ -128,12 +199,11 @@ def check_funds(request: OrderRequest, ctx: Context) -> Decimal | None:
         )
         if not can_short:
             raise insufficient_qty(request.symbol, qty, position, held)
-        check_buying_power(qty * quote.bid, ctx)
-        return None
-    if request.side == "buy" and position < 0:
+        per_share = max(request.limit_price or _ZERO, SHORT_SALE_MARKUP * quote.ask)
+        check_buying_power(qty * per_share, ctx)
+        return per_share
+    if position < 0:
         return None  # covering a short
-    if request.side != "buy":
-        return None
     if request.notional is not None:
         check_buying_power(request.notional, ctx)
         return quote.ask

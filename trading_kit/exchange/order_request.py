@@ -250,8 +250,14 @@ def parse_order(body: Any) -> OrderRequest:
             raise unprocessable("fractional orders are not supported for trailing_stop orders")
     if notional is not None and order_type != "market":
         raise unprocessable("notional orders must be market orders")
-    if extended and (order_type != "limit" or tif not in ("day", "gtc")):
-        raise unprocessable("extended hours order must be DAY or GTC limit orders")
+    if extended and order_type != "limit":
+        raise bad_request('only type="limit" is allowed for extended hours orders')
+    if extended and tif != "day":
+        raise bad_request('only time_in_force="day" is allowed for extended hours orders')
+    if extended and order_class == "bracket":
+        raise unprocessable("extended hours are not supported for bracket orders")
+    if tif in ("opg", "cls") and order_type not in ("market", "limit"):
+        raise unprocessable(f"{tif} orders must be market or limit orders")
 
     _check_class(order_class, order_type, tif, take_profit, stop_loss, tp_limit, sl_stop)
     return OrderRequest(
