@@ -377,3 +377,89 @@ def test_short_sales_need_buying_power_at_103_percent_of_the_ask(
         assert after == buying_power - 3 * max(limit, per_share)
         session.delete(f"{url}/v2/orders/{resting.json()['id']}")
         assert Decimal(session.get(url + "/v2/account").json()["buying_power"]) == buying_power
+
+
+# ------------------------------------------------------------------------ what Alpaca shows
+def test_bracket_stop_loss_shows_held_but_works(
+    running_exchange: RunningExchange, http, sim_market: SimulatedMarket
+) -> None:
+    """After a bracket's entry fills, Alpaca shows the take profit ``new`` and the stop loss
+    ``held`` until the take profit is done; the stop still triggers and fills."""
+    url, session = http
+    end = SESSION_TIME + pd.Timedelta(hours=5)
+    ticks = sim_market.ticks("NVDA", SESSION_TIME + pd.Timedelta(minutes=1), end)
+    stop = round(float(ticks["price"].min()) + 0.05, 2)
+    regular = sim_market.hours.regular_mask(ticks.index.asi8)
+    hit = ticks[(ticks["price"] <= stop).to_numpy() & regular]
+    ask = float(sim_market.quote_at("NVDA", SESSION_TIME)["ask_price"])
+    assert stop < ask - 0.01 and len(hit), "the path must fall to the stop"
+    order = post(
+        session,
+        url,
+        symbol="NVDA",
+        qty=4,
+        side="buy",
+        type="market",
+        order_class="bracket",
+        take_profit={"limit_price": round(ask * 2, 2)},
+        stop_loss={"stop_price": stop},
+    ).json()
+    filled = session.get(f"{url}/v2/orders/{order['id']}").json()
+    assert filled["status"] == "filled"
+    take_profit, stop_loss = filled["legs"]
+    assert (take_profit["status"], stop_loss["status"]) == ("new", "held")
+    assert session.get(url + "/v2/positions/NVDA").json()["qty_available"] == "0"
+    running_exchange.exchange.advance(end - SESSION_TIME)
+    take_profit, stop_loss = session.get(f"{url}/v2/orders/{order['id']}").json()["legs"]
+    assert (stop_loss["status"], take_profit["status"]) == ("filled", "canceled")
+    assert pd.Timestamp(stop_loss["filled_at"]) == hit.index[0]
+    assert session.get(url + "/v2/positions/NVDA").status_code == 404
+
+
+def test_percentage_close_of_a_whole_share_position_sells_whole_shares(
+    client: TradingClient,
+) -> None:
+    """Alpaca: closing a whole-share position by percentage sells whole shares (3 shares
+    at 50% sell 1); only a fractional position is closed fractionally."""
+    from alpaca.trading.requests import ClosePositionRequest
+
+    buy(client, "AAPL", 3)
+    closing = client.close_position("AAPL", ClosePositionRequest(percentage="50"))
+    assert closing.qty == "1"
+    assert client.get_open_position("AAPL").qty == "2"
+    buy(client, "MSFT", 0.5)
+    closing = client.close_position("MSFT", ClosePositionRequest(percentage="50"))
+    assert closing.qty == "0.25"
+
+
+def test_symbol_may_be_an_asset_id(http) -> None:
+    """Alpaca: ``symbol`` is the "symbol, asset ID, or currency pair to identify the asset"."""
+    url, session = http
+    asset = session.get(url + "/v2/assets/KO").json()
+    placed = post(session, url, symbol=asset["id"], qty=2, side="buy", type="market")
+    assert placed.status_code == 200, placed.text
+    assert (placed.json()["symbol"], placed.json()["asset_id"]) == ("KO", asset["id"])
+    assert session.get(url + "/v2/positions/KO").json()["qty"] == "2"
+    unknown = post(
+        session,
+        url,
+        symbol="00000000-0000-0000-0000-000000000001",
+        qty=1,
+        side="buy",
+        type="market",
+    )
+    assert unknown.status_code == 422 and "not found" in unknown.json()["message"]
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_malformed_order_id_is_422_not_404(http, method: str) -> None:
+    """Alpaca answers an ``{order_id}`` that is not a valid id with 422 and 40010001
+    ("order_id is missing"); a well-formed id it does not know is a 404."""
+    url, session = http
+    response = session.request(method, url + "/v2/orders/not-an-id", json={"qty": 1})
+    assert response.status_code == 422
+    assert response.json() == {"code": 40010001, "message": "order_id is missing"}
+    missing = session.request(
+        method, url + "/v2/orders/00000000-0000-0000-0000-000000000000", json={"qty": 1}
+    )
+    assert missing.status_code == 404

@@ -226,12 +226,20 @@ def test_fractional_qty_on_a_non_fractionable_asset(manual_clock) -> None:
 
 
 def test_unknown_order_is_404(exchange: Exchange) -> None:
-    error = rejected(exchange, exchange.engine.cancel, "no-such-id")
+    missing = "00000000-0000-0000-0000-000000000000"
+    error = rejected(exchange, exchange.engine.cancel, missing)
     assert (error.status, error.code, error.message) == (
         404,
         40410000,
-        "order not found for no-such-id",
+        f"order not found for {missing}",
     )
+
+
+def test_malformed_order_id_is_422(exchange: Exchange) -> None:
+    """Alpaca answers an order id that is not a UUID with 422 40010001, not 404."""
+    for operation in (exchange.engine.cancel, exchange.engine.get_order):
+        error = rejected(exchange, operation, "no-such-id")
+        assert (error.status, error.code, error.message) == (422, 40010001, "order_id is missing")
 
 
 def test_position_that_does_not_exist_is_404(exchange: Exchange) -> None:

@@ -394,14 +394,21 @@ class Engine:
         return parent, [self.orders[i] for i in parent.leg_ids]
 
     def _after_fill(self, order: Order, when: pd.Timestamp) -> list[Order]:
-        """Bracket/OTO: the entry's fill releases the legs; OCO/legs: one fill cancels the rest."""
+        """Bracket/OTO: the entry's fill releases the legs; OCO/legs: one fill cancels the rest.
+
+        As Alpaca shows it, a bracket's take profit becomes ``new`` and its stop loss keeps
+        showing ``held`` (it is working all the same) until the take profit is done.
+        """
         parent, legs = self._group(order)
         touched: list[Order] = []
         if order is parent and order.order_class in ("bracket", "oto"):
             for leg in legs:
                 if leg.status != "held":
                     continue
-                leg.status = "new"
+                if order.order_class == "bracket" and leg.type != "limit" and len(legs) > 1:
+                    leg.released = True  # the stop loss: working, shown as held
+                else:
+                    leg.status = "new"
                 leg.since = when
                 leg.qty = order.filled_qty
                 if leg.time_in_force == "day":
@@ -582,6 +589,8 @@ class Engine:
                 self._mark(order, now)
 
     def get_order(self, order_id: str) -> Order:
+        if not _is_uuid(order_id):
+            raise bad_request("order_id is missing")  # Alpaca's answer to a malformed id
         order = self.orders.get(order_id)
         if order is None:
             raise not_found(f"order not found for {order_id}")
@@ -663,7 +672,7 @@ class Engine:
         old = self.get_order(order_id)
         if old.status in CLOSED_STATUSES:
             raise unprocessable(f'order is already in "{old.status}" state')
-        if old.status in _UNSENT or old.status == "held":
+        if old.status in _UNSENT or (old.status == "held" and not old.released):
             raise unprocessable("unable to replace order, order isn't sent to exchange yet")
         self._check_replace_fields(old, request)
         if request.client_order_id and request.client_order_id in self._by_client:
@@ -680,7 +689,7 @@ class Engine:
             time_in_force=request.time_in_force or old.time_in_force,
             limit_price=request.limit_price if request.limit_price is not None else old.limit_price,
             stop_price=request.stop_price if request.stop_price is not None else old.stop_price,
-            status="accepted",
+            status="held" if old.status == "held" else "accepted",
             filled_qty=Decimal(0),
             filled_avg_price=None,
             filled_at=None,
@@ -745,7 +754,11 @@ class Engine:
     def close_position(
         self, symbol_or_id: str, qty: Decimal | None = None, percentage: Decimal | None = None
     ) -> dict[str, Any]:
-        """``DELETE /v2/positions/{symbol}``: a market order for all, ``qty`` or ``percentage``."""
+        """``DELETE /v2/positions/{symbol}``: a market order for all, ``qty`` or ``percentage``.
+
+        A percentage of a whole-share position sells whole shares (3 shares at 50% sell 1);
+        only a fractional position is closed fractionally.
+        """
         position = self.get_position(symbol_or_id)
         if qty is not None and percentage is not None:
             raise bad_request("only one of qty or percentage can be specified")
@@ -758,8 +771,7 @@ class Engine:
             if not (0 < percentage <= 100):
                 raise bad_request("percentage must be > 0 and <= 100")
             size = (abs(position.qty) * percentage / 100).quantize(_NANO_QTY, rounding=ROUND_DOWN)
-            asset = self.market.asset(position.symbol) or {}
-            if not asset.get("fractionable", False):
+            if position.qty == position.qty.to_integral_value():
                 size = size.to_integral_value(rounding=ROUND_DOWN)
         side = "sell" if position.qty > 0 else "buy"
         held = self.ledger.held_qty(position.symbol, side)
