@@ -667,7 +667,11 @@ class Engine:
         return results
 
     def replace(self, order_id: str, body: Any) -> dict[str, Any]:
-        """``PATCH /v2/orders/{id}``: a new order replaces the old one, which ends ``replaced``."""
+        """``PATCH /v2/orders/{id}``: a new order replaces the old one, which ends ``replaced``.
+
+        The new order passes the same admission rules as a new one would, counting what
+        the old one holds as free: a replace cannot sell shares that are not there.
+        """
         request = parse_replace(body)
         old = self.get_order(order_id)
         if old.status in CLOSED_STATUSES:
@@ -706,12 +710,21 @@ class Engine:
                 new.trail_percent = request.trail
             self._set_trail(new, new.hwm or self.last_price(new.symbol, now))
         point = self.prices.point(new.symbol, now)
-        if new.side == "buy" and new.type != "trailing_stop":
-            per_share = new.limit_price or new.stop_price or new.hold_price or Decimal(0)
-            extra = (new.qty or Decimal(0)) * per_share - old.leaves_qty * (old.hold_price or 0)
-            if extra > 0:
-                checks.check_buying_power(extra, self._context({}, point, now, None))
-            new.hold_price = per_share
+        _, asset = self._asset(new.symbol)
+        proposal = OrderRequest(
+            symbol=new.symbol,
+            side=new.side,
+            type=new.type,
+            time_in_force=new.time_in_force,
+            qty=new.qty,
+            limit_price=new.limit_price,
+            stop_price=new.stop_price if new.type != "trailing_stop" else None,
+            trail_price=new.trail_price,
+            trail_percent=new.trail_percent,
+            extended_hours=new.extended_hours,
+            order_class=new.order_class,
+        )
+        new.hold_price = checks.admit(proposal, self._context(asset, point, now, old))
         new.expires_at = self._expiry(new, now)
         new.since = self._since(new, now)
         old.status = "replaced"
