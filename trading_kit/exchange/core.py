@@ -5,10 +5,16 @@ the clock (lazily, so the same code serves the manual and the realtime clock), d
 operation, write what changed in one transaction. Requests arrive on several threads and
 a notebook may advance the clock meanwhile; the lock makes each operation atomic against
 both.
+
+A change is applied only once it is written. When the store refuses a write (a full disk,
+a read-only file), the engine reloads the last written state and the caller gets a 503 in
+Alpaca's shape saying why. A read still answers, from the last written state, without
+catching up to the clock (catching up would be a change it cannot write).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Callable
@@ -21,6 +27,7 @@ from .clock import Clock
 from .engine import Engine
 from .market import Market
 from .store import Store, StoreError
+from .wire import AlpacaError, unavailable
 
 T = TypeVar("T")
 
@@ -82,9 +89,61 @@ class Exchange:
         with self.lock:
             try:
                 self.engine.process_until(self.clock.now())
-                return operation(*args, **kwargs)
-            finally:
-                self.store.save(self.engine.drain())
+                result = operation(*args, **kwargs)
+            except AlpacaError:
+                # the refusal changed nothing, but catching up may have; if that cannot be
+                # written the engine is reloaded, and the refusal stands either way
+                with contextlib.suppress(StoreError):
+                    self._commit()
+                raise
+            except BaseException:
+                self._reload()  # a bug: never keep (or write) half an operation
+                raise
+            try:
+                self._commit()
+            except StoreError as error:
+                return self._without_writing(operation, args, kwargs, error)
+            return result
+
+    def _commit(self) -> None:
+        """Write what changed. On a failed write, reload the written state and raise."""
+        changes = self.engine.drain()
+        try:
+            self.store.save(changes)
+        except StoreError:
+            self._reload()
+            raise
+
+    def _reload(self) -> None:
+        """Back to the last written state (the in-memory one may be ahead of the disk)."""
+        self.engine.restore(*self.store.load())
+        self.engine.drain()
+
+    def _without_writing(
+        self, operation: Callable[..., T], args: tuple, kwargs: dict, error: StoreError
+    ) -> T:
+        """After a failed write: answer a read from the written state, refuse a change."""
+        try:
+            result = operation(*args, **kwargs)
+        except AlpacaError:
+            self._reload()
+            raise
+        if self.engine.drain():
+            self._reload()
+            raise _unwritable(error)
+        return result
+
+    def _catch_up(self) -> None:
+        """Run the engine up to the clock; a step that cannot be written is an error."""
+        try:
+            self.engine.process_until(self.clock.now())
+        except BaseException:
+            self._reload()
+            raise
+        try:
+            self._commit()
+        except StoreError as error:
+            raise _unwritable(error) from None
 
     # ------------------------------------------------------------------ the clock
     @property
@@ -95,16 +154,23 @@ class Exchange:
         """Move a manual clock forward and run the engine up to the new time."""
         with self.lock:
             now = self.clock.advance(delta)  # type: ignore[attr-defined]
-            self.run(lambda: None)
+            self._catch_up()
             return pd.Timestamp(self.clock.now()) if now is None else pd.Timestamp(now)
 
     def set_time(self, t: dt.datetime | str) -> pd.Timestamp:
         """Set a manual clock (never backwards) and run the engine up to it."""
         with self.lock:
             self.clock.set(t)  # type: ignore[attr-defined]
-            self.run(lambda: None)
+            self._catch_up()
             return pd.Timestamp(self.clock.now())
 
     def close(self) -> None:
         with self.lock:
             self.store.close()
+
+
+def _unwritable(error: StoreError) -> AlpacaError:
+    return unavailable(
+        f"the exchange could not save this change ({error}); nothing was applied. "
+        "Free disk space (or make the database writable) and retry"
+    )
