@@ -4,8 +4,9 @@
 
 (a) order round trips over loopback: alpaca-py's ``TradingClient.submit_order`` (the anchor),
     a raw ``requests`` POST, and ``GET /v2/account`` (p50/p99/mean, ms);
-(b) the cost of resting orders: POST and ``GET /v2/account`` p50, and one manual-clock minute,
-    with 1 resting order and with ``--resting`` (default 4,000) of them. The ratio (many / one)
+(b) the cost of resting orders: POST and ``GET /v2/account`` p50, one manual-clock minute,
+    and an order followed by a minute (in process), with 1 resting order and with
+    ``--resting`` (default 4,000) of them. The ratio (many / one)
     should stay near 1: per-order and per-step cost must not grow with the book;
 (c) concurrency: 1, 8, 32 and 64 clients against a server in its own process, set up as
     ``tk.connect()`` sets up the embedded one (SQLite file, realtime clock, always open), each looping over POST order / GET order / GET account / GET latest quote
@@ -53,13 +54,17 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
     return statistics.median(ordered), p99, statistics.fmean(ordered)
 
 
-def timed(n: int, call: Callable[[int], object]) -> list[float]:
+def timed(
+    n: int, call: Callable[[int], object], clock: Callable[[], float] = time.perf_counter
+) -> list[float]:
+    """Milliseconds per call; in-process measures pass ``time.process_time`` (CPU time,
+    steadier than wall time on a shared machine)."""
     call(-1)  # warm up the connection
     samples = []
     for i in range(n):
-        start = time.perf_counter()
+        start = clock()
         call(i)
-        samples.append((time.perf_counter() - start) * 1000)
+        samples.append((clock() - start) * 1000)
     return samples
 
 
@@ -128,7 +133,8 @@ def round_trips(n: int) -> dict[str, list[float]]:
 
 # ------------------------------------------------------------------------ (b) resting orders
 def with_resting(resting: int, samples: int) -> dict[str, float]:
-    """p50 of POST, GET /v2/account and one clock minute with ``resting`` orders in the book."""
+    """p50 of POST, GET /v2/account, a clock minute, an order and a minute, ``resting`` orders
+    in the book."""
     clock = ManualClock(OPEN + pd.Timedelta(minutes=30))
     exchange = Exchange(MARKET, clock, partial_fills=False, cash=50_000_000)
     for i in range(resting):
@@ -153,9 +159,15 @@ def with_resting(resting: int, samples: int) -> dict[str, float]:
         out["GET /v2/account p50 ms"] = percentiles(
             timed(samples, lambda i: session.get(running.url + "/v2/account").json())
         )[0]
-        out["one clock minute p50 ms"] = percentiles(timed(60, lambda i: exchange.advance("1min")))[
-            0
-        ]
+        minute = timed(60, lambda i: exchange.advance("1min"), time.process_time)
+        out["one clock minute CPU ms"] = statistics.fmean(minute)
+
+        def order_then_minute(i: int) -> None:  # the book of the symbol changes every step
+            exchange.run(exchange.engine.submit, resting_body(resting + samples + 10 + i))
+            exchange.advance("1min")
+
+        both = timed(100, order_then_minute, time.process_time)
+        out["order + minute CPU ms"] = statistics.fmean(both)
     exchange.close()
     return out
 
@@ -198,8 +210,21 @@ def _spawn_server(db: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the exchange did not start")
 
 
-def concurrency(url: str, clients: int, seconds: float) -> dict[str, float]:
-    """``clients`` threads looping over a mixed workload; one more thread polls /v2/clock."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def concurrency(url: str, clients: int, seconds: float, pid: int) -> dict[str, float]:
+    """``clients`` threads looping over a mixed workload; one more thread polls /v2/clock.
+
+    Besides requests per second (which a shared machine bends), the server's own CPU
+    time per request: the steadier figure of what a request costs the exchange.
+    """
     stop = time.monotonic() + seconds
     latencies: list[list[float]] = [[] for _ in range(clients)]
     clock_latencies: list[float] = []
@@ -241,15 +266,16 @@ def concurrency(url: str, clients: int, seconds: float) -> dict[str, float]:
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
     threads.append(threading.Thread(target=clock_poller))
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), cpu_seconds(pid)
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, cpu_seconds(pid) - cpu
     flat = [x for samples in latencies for x in samples]
     return {
         "requests/s": len(flat) / elapsed,
+        "server CPU ms/request": 1000 * cpu / (len(flat) + len(clock_latencies)),
         "p50 ms": statistics.median(flat),
         "5xx": sum(errors),
         "clock p50 ms": statistics.median(clock_latencies) if clock_latencies else float("nan"),
@@ -303,7 +329,7 @@ def main() -> None:
         print(f"{name:<28}{p50:>10.2f}{p99:>10.2f}{mean:>10.2f}")
 
     print()
-    print(f"(b) cost of resting orders: 1 vs {args.resting} in the book (p50 ms)")
+    print(f"(b) cost of resting orders: 1 vs {args.resting} in the book")
     one = with_resting(1, 200)
     many = with_resting(args.resting, 200)
     print(f"{'measure':<28}{'1':>10}{args.resting:>10}{'ratio':>10}")
@@ -314,15 +340,19 @@ def main() -> None:
     print(
         f"(c) concurrent clients, server in its own process (realtime), {args.seconds:.0f} s each"
     )
-    print(f"{'clients':<10}{'req/s':>10}{'p50 ms':>10}{'5xx':>6}{'clock p50 ms':>14}")
+    print(
+        f"{'clients':<10}{'req/s':>10}{'p50 ms':>10}{'5xx':>6}{'clock p50 ms':>14}"
+        f"{'server CPU ms/req':>19}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         process, url = _spawn_server(Path(tmp) / "bench.sqlite")
         try:
             for clients in (1, 8, 32, 64):
-                r = concurrency(url, clients, args.seconds)
+                r = concurrency(url, clients, args.seconds, process.pid)
                 print(
                     f"{clients:<10}{r['requests/s']:>10.0f}{r['p50 ms']:>10.2f}"
                     f"{r['5xx']:>6.0f}{r['clock p50 ms']:>14.2f}"
+                    f"{r['server CPU ms/request']:>19.2f}"
                 )
         finally:
             process.terminate()

@@ -141,6 +141,7 @@ class Engine:
         self._new_fills: list[Fill] = []
         self._events: list[TradeUpdate] = []
         self._meta_dirty = True
+        self._drained_meta: dict[str, str] = {}
 
     # ------------------------------------------------------------------ views for callers
     @property
@@ -185,6 +186,7 @@ class Engine:
             self.cursor = utc(meta["cursor"])
             self.fill_model.sequence = int(meta["fill_seq"])
             self.ledger.restore(meta, list(positions), list(fills))
+            self._drained_meta = dict(meta)
         for order in orders:
             self.orders[order.id] = order
             self._by_client[order.client_order_id] = order.id
@@ -192,6 +194,13 @@ class Engine:
             self._index(order)
         self._dirty_orders.clear()
         self._meta_dirty = False
+
+    def _meta_changes(self) -> dict[str, str]:
+        """The meta values that differ from the last drained ones (usually the cursor)."""
+        meta = self.meta()
+        changed = {k: v for k, v in meta.items() if self._drained_meta.get(k) != v}
+        self._drained_meta = meta
+        return changed
 
     def drain(self) -> Changes:
         """Everything changed since the previous drain, and forget it."""
@@ -201,7 +210,7 @@ class Engine:
             positions=[positions[s] for s in self._dirty_positions if s in positions],
             removed_positions=[s for s in self._dirty_positions if s not in positions],
             fills=self._new_fills,
-            meta=self.meta() if self._meta_dirty else {},
+            meta=self._meta_changes() if self._meta_dirty else {},
             events=self._events,
         )
         self._dirty_orders = set()

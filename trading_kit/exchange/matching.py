@@ -299,61 +299,81 @@ class Book:
 
     Most resting orders are far from the market: comparing every limit/stop against the
     window's extremes in one numpy expression leaves only the few that may have an event.
-    The arrays are rebuilt lazily after the book changed.
+    Each order owns a row of the arrays, rewritten in place when it changes (a freed row
+    is reused), so a change costs O(1), not a rebuild of the symbol's book.
     """
+
+    _FIELDS = (
+        ("alive", bool),
+        ("skippable", bool),
+        ("buy", bool),
+        ("limit", bool),
+        ("threshold", np.float64),
+        ("since", np.int64),
+        ("expires", np.int64),
+    )
 
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
-        self._arrays: tuple[list[Order], dict[str, np.ndarray]] | None = None
+        self._row: dict[str, int] = {}
+        self._slots: list[Order | None] = []
+        self._free: list[int] = []
+        self._a = {name: np.zeros(16, dtype) for name, dtype in self._FIELDS}
 
     def __len__(self) -> int:
         return len(self.orders)
 
     def update(self, order: Order) -> None:
         """Take in (or drop) ``order`` after any change to it."""
-        if order.live:
+        row = self._row.get(order.id)
+        if not order.live:
+            if row is not None:
+                del self.orders[order.id], self._row[order.id]
+                self._slots[row] = None
+                self._a["alive"][row] = False
+                self._free.append(row)
+            return
+        if row is None:
+            row = self._free.pop() if self._free else self._grow()
+            self._row[order.id] = row
+            self._slots[row] = order
             self.orders[order.id] = order
-        else:
-            self.orders.pop(order.id, None)
-        self._arrays = None
+        a = self._a
+        a["alive"][row] = True
+        a["skippable"][row] = (
+            order.status != "accepted"
+            and order.time_in_force not in ONE_SHOT_TIFS
+            and order.type in ("limit", "stop")
+            and not order.extended_hours
+        )
+        a["buy"][row] = order.side == "buy"
+        a["limit"][row] = order.type == "limit"
+        level = order.limit_price if order.type == "limit" else order.stop_price
+        a["threshold"][row] = float(level or 0)
+        a["since"][row] = ns(order.since) if order.since is not None else -1
+        a["expires"][row] = ns(order.expires_at) if order.expires_at is not None else NEVER
 
-    def _build(self) -> tuple[list[Order], dict[str, np.ndarray]]:
-        orders = list(self.orders.values())
-        arrays = {
-            "skippable": np.array(
-                [
-                    o.status != "accepted"
-                    and o.time_in_force not in ONE_SHOT_TIFS
-                    and o.type in ("limit", "stop")
-                    and not o.extended_hours
-                    for o in orders
-                ],
-                dtype=bool,
-            ),
-            "buy": np.array([o.side == "buy" for o in orders], dtype=bool),
-            "limit": np.array([o.type == "limit" for o in orders], dtype=bool),
-            "threshold": np.array(
-                [float((o.limit_price if o.type == "limit" else o.stop_price) or 0) for o in orders]
-            ),
-            "since": np.array([ns(o.since) if o.since is not None else -1 for o in orders]),
-            "expires": np.array(
-                [ns(o.expires_at) if o.expires_at is not None else NEVER for o in orders]
-            ),
-        }
-        return orders, arrays
+    def _grow(self) -> int:
+        row = len(self._slots)
+        self._slots.append(None)
+        if row >= len(self._a["alive"]):
+            for name, column in self._a.items():
+                bigger = np.zeros(2 * len(column), column.dtype)
+                bigger[: len(column)] = column
+                self._a[name] = bigger
+        return row
 
     def candidates(self, path: Path, end_ns: int) -> list[Order]:
         """Orders that may have an event in ``path`` (a superset; the rest provably do not)."""
-        if self._arrays is None:
-            self._arrays = self._build()
-        orders, a = self._arrays
+        n = len(self._slots)
+        a = {name: column[:n] for name, column in self._a.items()}
         no_expiry = a["expires"] > end_ns
         if not len(path):
             quiet = no_expiry
         else:
             stats = path.stats(extended=False)
             if stats is None:
-                reached = np.zeros(len(orders), dtype=bool)
+                reached = np.zeros(n, dtype=bool)
             else:
                 min_ask, max_bid, min_px, max_px = stats
                 t = a["threshold"]
@@ -363,7 +383,8 @@ class Book:
                     np.where(a["buy"], t <= max_px, t >= min_px),
                 )
             quiet = a["skippable"] & no_expiry & (a["since"] < path.times[0]) & ~reached
-        return [orders[i] for i in np.flatnonzero(~quiet)]
+        slots = self._slots
+        return [slots[i] for i in np.flatnonzero(a["alive"] & ~quiet)]  # type: ignore[misc]
 
 
 #: What the coordinator does with one event; returns the orders to re-evaluate.

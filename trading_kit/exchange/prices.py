@@ -57,8 +57,8 @@ class Prices:
         self._previous_close: dict[tuple[str, pd.Timestamp], Decimal] = {}
 
     # ------------------------------------------------------------------ one instant
-    def point(self, symbol: str, t: pd.Timestamp) -> Path:
-        """The quote and last trade at ``t`` as a one-row path (orders match against it)."""
+    def quote(self, symbol: str, t: pd.Timestamp) -> tuple[float, float, float]:
+        """(bid, ask, last trade) at ``t``."""
         t_ns = ns(t)
         start_ns = t_ns - t_ns % BLOCK_NS
         key = (symbol, start_ns)
@@ -87,9 +87,14 @@ class Prices:
                     raise bad_request(f"no market data for {symbol} at {rfc3339(t)}")
                 block.trade_before = float(trade["price"])
             price = block.trade_before
+        return bid, ask, price
+
+    def point(self, symbol: str, t: pd.Timestamp) -> Path:
+        """The quote and last trade at ``t`` as a one-row path (orders match against it)."""
+        bid, ask, price = self.quote(symbol, t)
         regular = bool(self.market.hours.is_open(t))
         return Path(
-            times=np.array([t_ns], dtype=np.int64),
+            times=np.array([ns(t)], dtype=np.int64),
             price=np.array([price]),
             bid=np.array([bid]),
             ask=np.array([ask]),
@@ -99,7 +104,7 @@ class Prices:
 
     def last(self, symbol: str, t: pd.Timestamp) -> Decimal:
         """The last trade price at ``t``."""
-        return to_decimal(float(self.point(symbol, t).price[0]))
+        return to_decimal(self.quote(symbol, t)[2])
 
     def close_price(self, symbol: str, close: pd.Timestamp) -> Decimal:
         """The last trade of the session that closed at ``close`` (``lastday_price``)."""
