@@ -2,20 +2,23 @@
 
 Every operation goes through ``Exchange.run``: take the lock, let the engine catch up to
 the clock (lazily, so the same code serves the manual and the realtime clock), do the
-operation, write what changed in one transaction. Requests arrive on several threads and
-a notebook may advance the clock meanwhile; the lock makes each operation atomic against
-both.
+operation, write what changed in one transaction, and only then publish the trade
+updates it caused to the listeners (``add_listener``). Requests arrive on several threads
+and a notebook may advance the clock meanwhile; the lock makes each operation atomic
+against both.
 
 A change is applied only once it is written. When the store refuses a write (a full disk,
 a read-only file), the engine reloads the last written state and the caller gets a 503 in
-Alpaca's shape saying why. A read still answers, from the last written state, without
-catching up to the clock (catching up would be a change it cannot write).
+Alpaca's shape saying why; nothing is published. A read still answers, from the last
+written state, without catching up to the clock (catching up would be a change it cannot
+write).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,12 +27,15 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from .clock import Clock
-from .engine import Engine
+from .engine import Changes, Engine
 from .market import Market
+from .orders import TradeUpdate
 from .store import Store, StoreError
 from .wire import AlpacaError, unavailable
 
 T = TypeVar("T")
+Listener = Callable[[TradeUpdate], None]
+log = logging.getLogger(__name__)
 
 
 class Exchange:
@@ -62,6 +68,7 @@ class Exchange:
         self.rate_limit = rate_limit  # requests per minute; None = unlimited
         self.lock = threading.RLock()
         self.store = Store(db_path)
+        self._listeners: list[Listener] = []
         self.engine = Engine(
             market,
             clock,
@@ -106,13 +113,15 @@ class Exchange:
             return result
 
     def _commit(self) -> None:
-        """Write what changed. On a failed write, reload the written state and raise."""
+        """Write what changed, then publish its trade updates. On a failed write, reload the
+        written state and raise (nothing is published)."""
         changes = self.engine.drain()
         try:
             self.store.save(changes)
         except StoreError:
             self._reload()
             raise
+        self._publish(changes)
 
     def _reload(self) -> None:
         """Back to the last written state (the in-memory one may be ahead of the disk)."""
@@ -144,6 +153,33 @@ class Exchange:
             self._commit()
         except StoreError as error:
             raise _unwritable(error) from None
+
+    # ------------------------------------------------------------------ trade updates
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with each ``TradeUpdate`` once it is written; returns a remover.
+
+        Listeners run under the exchange lock, in the order the updates happened: keep
+        them quick (hand the update to a queue or an event loop).
+        """
+        with self.lock:
+            self._listeners.append(listener)
+            self.engine.emit_events = True
+
+        def remove() -> None:
+            with self.lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+                self.engine.emit_events = bool(self._listeners)
+
+        return remove
+
+    def _publish(self, changes: Changes) -> None:
+        for update in changes.events:
+            for listener in list(self._listeners):
+                try:
+                    listener(update)
+                except Exception:  # a listener's bug must not undo a written change
+                    log.exception("trade update listener %r failed", listener)
 
     # ------------------------------------------------------------------ the clock
     @property
