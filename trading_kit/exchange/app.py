@@ -30,14 +30,14 @@ from ..rules import rfc3339
 from .core import Exchange
 from .trading_api import json, read_json, trading_routes
 from .wire import (
-    CODE_INTERNAL,
-    CODE_METHOD_NOT_ALLOWED,
-    CODE_NOT_FOUND,
-    CODE_RATE_LIMITED,
-    CODE_UNAUTHORIZED,
     AlpacaError,
     bad_request,
     conflict,
+    internal,
+    method_not_allowed,
+    not_found,
+    rate_limited,
+    unauthorized,
 )
 
 log = logging.getLogger(__name__)
@@ -46,16 +46,13 @@ _KEY_HEADER = b"apca-api-key-id"
 _SECRET_HEADER = b"apca-api-secret-key"
 
 
-def _error_bytes(code: int, message: str) -> bytes:
-    return orjson.dumps({"code": code, "message": message})
-
-
-async def _send_error(send: Send, status: int, code: int, message: str) -> None:
-    body = _error_bytes(code, message)
+async def _send_error(send: Send, error: AlpacaError) -> None:
+    """Answer from a raw ASGI middleware (no Response object there)."""
+    body = orjson.dumps(error.body())
     await send(
         {
             "type": "http.response.start",
-            "status": status,
+            "status": error.status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
@@ -90,7 +87,7 @@ class AuthMiddleware:
                 secret, self.expected[1]
             )
         if not authorized:
-            await _send_error(send, 401, CODE_UNAUTHORIZED, "request is not authorized")
+            await _send_error(send, unauthorized())
             return
         await self.app(scope, receive, send)
 
@@ -114,7 +111,7 @@ class RateLimitMiddleware:
                 if not limited:
                     self._times.append(now)
             if limited:
-                await _send_error(send, 429, CODE_RATE_LIMITED, "rate limit exceeded")
+                await _send_error(send, rate_limited())
                 return
         await self.app(scope, receive, send)
 
@@ -173,22 +170,22 @@ def _data_routes(exchange: Exchange) -> list[BaseRoute]:
 
 async def _alpaca_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AlpacaError)
-    return json(exc.body(), status=exc.status)
+    return exc.response()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return json({"code": CODE_NOT_FOUND, "message": "endpoint not found"}, 404)
+        return not_found("endpoint not found").response()
     if exc.status_code == 405:
-        return json({"code": CODE_METHOD_NOT_ALLOWED, "message": "method not allowed"}, 405)
+        return method_not_allowed().response()
     code = exc.status_code * 100_000
-    return json({"code": code, "message": str(exc.detail).lower()}, exc.status_code)
+    return AlpacaError(exc.status_code, code, str(exc.detail).lower()).response()
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.error("internal error on %s %s: %r", request.method, request.url.path, exc)
-    return json({"code": CODE_INTERNAL, "message": "internal server error"}, 500)
+    return internal().response()
 
 
 def create_app(exchange: Exchange) -> Starlette:

@@ -31,6 +31,7 @@ import pandas as pd
 from ..rules import NEW_YORK, rfc3339
 from ..rules import to_utc as utc
 from . import checks, wire
+from .calendar import MarketHours
 from .clock import Clock
 from .ledger import MARGIN_MULTIPLIER, AccountNumbers, Ledger
 from .market import Market
@@ -153,7 +154,7 @@ class Engine:
         return self.ledger.positions
 
     @property
-    def hours(self) -> Any:
+    def hours(self) -> MarketHours:
         return self.market.hours
 
     def now(self) -> pd.Timestamp:
@@ -313,7 +314,7 @@ class Engine:
         return self.prices.close_price(symbol, self.reference_close(t))
 
     # ------------------------------------------------------------------ time
-    def process_until(self, t: Any) -> None:
+    def process_until(self, t: dt.datetime | str) -> None:
         """Run the market forward to ``t``: triggers, fills, expiries, in time order.
 
         The window is cut at the previous trading day's close, where the equity is
