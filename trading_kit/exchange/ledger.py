@@ -225,7 +225,12 @@ class Ledger:
 
     def restore(self, meta: dict[str, str], positions: list[Position], fills: list[Fill]) -> None:
         self.cash = Decimal(meta["cash"])
-        self.opening_equity = Decimal(meta.get("opening_equity") or meta["cash"])
+        if "opening_equity" in meta:
+            self.opening_equity = Decimal(meta["opening_equity"])
+        else:  # stored before it was kept: every cash change is a fill, so undo them
+            self.opening_equity = self.cash + sum(
+                (f.qty * f.price * (1 if f.side == "buy" else -1) for f in fills), start=_ZERO
+            )
         self.baselines = {}
         for item in filter(None, meta.get("baselines", "").split(";")):
             close, value = item.split("=")
