@@ -286,7 +286,7 @@ def concurrency(url: str, clients: int, seconds: float, pid: int) -> dict[str, f
 def session_throughput(n_orders: int) -> tuple[float, float, int, int]:
     """Wall and CPU seconds to advance 390 minutes with ``n_orders`` resting orders; fills;
     open orders. CPU seconds are the steadier figure on a shared machine."""
-    exchange = Exchange(MARKET, ManualClock(OPEN), partial_fills=True, seed=1)
+    exchange = Exchange(MARKET, ManualClock(OPEN), partial_fills=True, seed=1, cash=10_000_000)
     engine = exchange.engine
     for i in range(n_orders):
         symbol = SYMBOLS[i % len(SYMBOLS)]

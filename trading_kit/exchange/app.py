@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 import pandas as pd
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..rules import rfc3339
 from .core import Exchange
-from .trading_api import json, read_json, trading_routes
+from .trading_api import in_thread, json, read_json, trading_routes
 from .wire import (
     AlpacaError,
     bad_request,
@@ -128,7 +127,7 @@ def admin_routes(exchange: Exchange) -> list[BaseRoute]:
         }
 
     async def get_clock(request: Request) -> Response:
-        return json(await run_in_threadpool(exchange.run, clock_state))
+        return json(await in_thread(exchange.run, clock_state))
 
     async def post_clock(request: Request) -> Response:
         body = await read_json(request)
@@ -150,7 +149,7 @@ def admin_routes(exchange: Exchange) -> list[BaseRoute]:
                 raise bad_request(f"invalid clock change: {error}") from None
             return exchange.run(clock_state)
 
-        return json(await run_in_threadpool(change))
+        return json(await in_thread(change))
 
     return [
         Route("/admin/clock", get_clock, methods=["GET"]),
