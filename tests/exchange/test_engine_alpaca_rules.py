@@ -279,7 +279,9 @@ def test_oco_is_exit_only(http) -> None:
     assert body["message"] == "insufficient qty available for order (requested: 5, available: 0)"
     assert post(session, url, symbol="JPM", qty=5, side="buy", type="market").status_code == 200
     buy_oco = {**oco, "take_profit": {"limit_price": 100}, "stop_loss": {"stop_price": 400}}
-    assert post(session, url, side="buy", **buy_oco).status_code == 403  # nothing short to cover
+    cover = post(session, url, side="buy", **buy_oco)  # a long position: nothing short to cover
+    assert cover.status_code == 403
+    assert cover.json()["message"].endswith("(requested: 5, available: 0)")
     assert post(session, url, side="sell", **oco).status_code == 200  # exits the long
     assert session.get(url + "/v2/positions/JPM").json()["qty_available"] == "0"
 

@@ -116,8 +116,6 @@ def unit_price(request: OrderRequest, quote: Quote) -> Decimal:
         return request.limit_price
     if request.stop_price is not None:
         return request.stop_price
-    if request.type == "trailing_stop":
-        return quote.last
     return quote.ask if request.side == "buy" else quote.bid
 
 
@@ -176,7 +174,7 @@ def check_exit(request: OrderRequest, ctx: Context) -> None:
     held = ctx.ledger.held_qty(request.symbol, request.side, without=ctx.replacing)
     closable = max(position, _ZERO) if request.side == "sell" else max(-position, _ZERO)
     if qty > closable - held:
-        raise insufficient_qty(request.symbol, qty, position, held)
+        raise insufficient_qty(request.symbol, qty, position, held, closable - held)
 
 
 def check_funds(request: OrderRequest, ctx: Context) -> Decimal | None:
@@ -198,7 +196,8 @@ def check_funds(request: OrderRequest, ctx: Context) -> Decimal | None:
             and not request.fractional
         )
         if not can_short:
-            raise insufficient_qty(request.symbol, qty, position, held)
+            free = max(position, _ZERO) - held
+            raise insufficient_qty(request.symbol, qty, position, held, free)
         per_share = max(request.limit_price or _ZERO, SHORT_SALE_MARKUP * quote.ask)
         check_buying_power(qty * per_share, ctx)
         return per_share

@@ -118,6 +118,7 @@ class Engine:
         self.emit_events = False  # the exchange turns this on when someone listens
         self.prices = Prices(market)
         self._reference_closes: dict[dt.date, pd.Timestamp] = {}
+        self._reference_day: tuple[int, int, pd.Timestamp] = (0, 0, pd.Timestamp(0, tz="UTC"))
         self._asset_ids: dict[str, str] | None = None
         self._reset()
         self.account_id = str(uuid.uuid4())
@@ -296,6 +297,9 @@ class Engine:
 
     def reference_close(self, t: pd.Timestamp) -> pd.Timestamp:
         """The previous trading day's close: the last session close before ``t``'s NY day."""
+        lo, hi, close = self._reference_day
+        if lo <= t.value < hi:  # the same New York day as last time (most calls)
+            return close
         day = t.tz_convert(NEW_YORK).date()
         close = self._reference_closes.get(day)
         if close is None:
@@ -307,6 +311,12 @@ class Engine:
                     close = candidate
                     break
             self._reference_closes[day] = close
+        midnight = pd.Timestamp(day, tz=NEW_YORK)
+        self._reference_day = (
+            midnight.tz_convert("UTC").value,
+            (midnight + pd.DateOffset(days=1)).tz_convert("UTC").value,
+            close,
+        )
         return close
 
     def previous_close(self, symbol: str, t: pd.Timestamp) -> Decimal:
@@ -799,7 +809,8 @@ class Engine:
         side = "sell" if position.qty > 0 else "buy"
         held = self.ledger.held_qty(position.symbol, side)
         if size > abs(position.qty) - held or size <= 0:
-            raise wire.insufficient_qty(position.symbol, size, position.qty, held)
+            free = abs(position.qty) - held
+            raise wire.insufficient_qty(position.symbol, size, position.qty, held, free)
         return self.submit(
             {
                 "symbol": position.symbol,

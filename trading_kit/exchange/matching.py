@@ -319,12 +319,14 @@ class Book:
         self._slots: list[Order | None] = []
         self._free: list[int] = []
         self._a = {name: np.zeros(16, dtype) for name, dtype in self._FIELDS}
+        self._summary: tuple[bool, int, int, float, float, float, float] | None = None
 
     def __len__(self) -> int:
         return len(self.orders)
 
     def update(self, order: Order) -> None:
         """Take in (or drop) ``order`` after any change to it."""
+        self._summary = None
         row = self._row.get(order.id)
         if not order.live:
             if row is not None:
@@ -363,8 +365,54 @@ class Book:
                 self._a[name] = bigger
         return row
 
+    def _summarise(self) -> tuple[bool, int, int, float, float, float, float]:
+        """The book's extremes: whether any order must always be looked at, the first
+        expiry, the latest ``since``, and the levels nearest the market of each kind."""
+        n = len(self._slots)
+        a = {name: column[:n] for name, column in self._a.items()}
+        alive, t = a["alive"], a["threshold"]
+        quiet = alive & a["skippable"]
+
+        def level(mask: np.ndarray, pick: Callable[[np.ndarray], float], none: float) -> float:
+            return float(pick(t[mask])) if mask.any() else none
+
+        buy, limit = a["buy"], a["limit"]
+        return (
+            bool((alive & ~a["skippable"]).any()),
+            int(a["expires"][alive].min()) if alive.any() else NEVER,
+            int(a["since"][alive].max()) if alive.any() else -1,
+            level(quiet & buy & limit, np.max, -np.inf),  # the highest resting buy limit
+            level(quiet & ~buy & limit, np.min, np.inf),  # the lowest sell limit
+            level(quiet & buy & ~limit, np.min, np.inf),  # the lowest buy stop
+            level(quiet & ~buy & ~limit, np.max, -np.inf),  # the highest sell stop
+        )
+
+    def _provably_quiet(self, path: Path, end_ns: int) -> bool:
+        """True when no order can have an event in ``path`` (O(1) while the book is unchanged)."""
+        if self._summary is None:
+            self._summary = self._summarise()
+        loud, first_expiry, last_since, buy_limit, sell_limit, buy_stop, sell_stop = self._summary
+        if first_expiry <= end_ns:
+            return False
+        if not len(path):
+            return True
+        if loud or last_since >= path.times[0]:
+            return False
+        stats = path.stats(extended=False)
+        if stats is None:
+            return True
+        min_ask, max_bid, min_px, max_px = stats
+        return not (
+            buy_limit >= min_ask
+            or sell_limit <= max_bid
+            or buy_stop <= max_px
+            or sell_stop >= min_px
+        )
+
     def candidates(self, path: Path, end_ns: int) -> list[Order]:
         """Orders that may have an event in ``path`` (a superset; the rest provably do not)."""
+        if self._provably_quiet(path, end_ns):
+            return []
         n = len(self._slots)
         a = {name: column[:n] for name, column in self._a.items()}
         no_expiry = a["expires"] > end_ns

@@ -12,9 +12,10 @@ cheap enough for the per-request write-through.
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 from pathlib import Path
+
+import orjson
 
 from .engine import Changes
 from .orders import Fill, Order, Position
@@ -64,15 +65,15 @@ class Store:
     def load(self) -> tuple[dict[str, str], list[Order], list[Position], list[Fill]]:
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         orders = [
-            Order.from_state(json.loads(row[0]))
+            Order.from_state(orjson.loads(row[0]))
             for row in self._db.execute("SELECT state FROM orders ORDER BY rowid")
         ]
         positions = [
-            Position.from_state(json.loads(row[0]))
+            Position.from_state(orjson.loads(row[0]))
             for row in self._db.execute("SELECT state FROM positions")
         ]
         fills = [
-            Fill.from_state(json.loads(row[0]))
+            Fill.from_state(orjson.loads(row[0]))
             for row in self._db.execute("SELECT body FROM activities ORDER BY rowid")
         ]
         return meta, orders, positions, fills
@@ -95,14 +96,14 @@ class Store:
                         o.symbol,
                         o.status,
                         (o.submitted_at or o.created_at).isoformat(),
-                        json.dumps(o.to_state()),
+                        orjson.dumps(o.to_state()).decode(),
                     )
                     for o in changes.orders
                 ],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO positions (symbol, state) VALUES (?, ?)",
-                [(p.symbol, json.dumps(p.to_state())) for p in changes.positions],
+                [(p.symbol, orjson.dumps(p.to_state()).decode()) for p in changes.positions],
             )
             db.executemany(
                 "DELETE FROM positions WHERE symbol = ?",
@@ -112,7 +113,13 @@ class Store:
                 "INSERT INTO activities (id, activity_type, order_id, transaction_time, body) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [
-                    (f.id, "FILL", f.order_id, f.time.isoformat(), json.dumps(f.to_state()))
+                    (
+                        f.id,
+                        "FILL",
+                        f.order_id,
+                        f.time.isoformat(),
+                        orjson.dumps(f.to_state()).decode(),
+                    )
                     for f in changes.fills
                 ],
             )

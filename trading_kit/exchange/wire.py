@@ -123,10 +123,10 @@ def unavailable(message: str) -> AlpacaError:
 
 
 def insufficient_qty(
-    symbol: str, requested: Decimal, existing: Decimal, held: Decimal
+    symbol: str, requested: Decimal, existing: Decimal, held: Decimal, available: Decimal
 ) -> AlpacaError:
     """403 for selling (or covering) more than the position has free, with Alpaca's numbers."""
-    available = max(abs(existing) - held, Decimal(0))
+    available = max(available, Decimal(0))
     return forbidden(
         f"insufficient qty available for order (requested: {decimal_str(requested)}, "
         f"available: {decimal_str(available)})",
