@@ -502,7 +502,7 @@ class _DataApi:
                 symbol = request.path_params["symbol"]
                 item = build[kind](symbol, now)
                 if item is None:
-                    raise wire.AlpacaError(404, wire.CODE_NOT_FOUND, f"no {key} found for {symbol}")
+                    raise wire.not_found(f"no {key} found for {symbol}")
                 return _json({"symbol": symbol, key: item})
             items = {s: build[kind](s, now) for s in self._symbols(request)}
             return _json({kind: {s: v for s, v in items.items() if v is not None}})
@@ -518,9 +518,7 @@ class _DataApi:
                 symbol = request.path_params["symbol"]
                 snap = self.snapshot(symbol, now)
                 if snap is None:
-                    raise wire.AlpacaError(
-                        404, wire.CODE_NOT_FOUND, f"no snapshot found for {symbol}"
-                    )
+                    raise wire.not_found(f"no snapshot found for {symbol}")
                 return _json({"symbol": symbol, **snap})
             snaps = {s: self.snapshot(s, now) for s in self._symbols(request)}
             return _json({s: v for s, v in snaps.items() if v is not None})
