@@ -28,12 +28,12 @@ from typing import Any
 
 import pandas as pd
 
-from ..rules import NEW_YORK, rfc3339
+from ..rules import NEW_YORK
 from ..rules import to_utc as utc
 from . import checks, wire
 from .calendar import MarketHours
 from .clock import Clock
-from .ledger import MARGIN_MULTIPLIER, AccountNumbers, Ledger
+from .ledger import AccountNumbers, Ledger
 from .market import Market
 from .matching import (
     ONE_SHOT_TIFS,
@@ -869,46 +869,18 @@ class Engine:
 
     def account_json(self) -> dict[str, Any]:
         now = self.now()
-        n = self._numbers(now)
-        cash = self.ledger.cash
-        return {
-            "id": self.account_id,
-            "account_number": self.account_number,
-            "status": "ACTIVE",
-            "crypto_status": "INACTIVE",
-            "currency": "USD",
-            "buying_power": wire.money(n.buying_power),
-            "regt_buying_power": wire.money(n.buying_power),
-            "non_marginable_buying_power": wire.money(max(cash, Decimal(0))),
-            "options_buying_power": "0",
-            "cash": wire.decimal_str(cash),
-            "accrued_fees": "0",
-            "pending_transfer_in": "0",
-            "pending_transfer_out": "0",
-            "portfolio_value": wire.money(n.equity),
-            "trading_blocked": False,
-            "transfers_blocked": False,
-            "account_blocked": False,
-            "created_at": rfc3339(self.created_at),
-            "trade_suspended_by_user": False,
-            "multiplier": wire.decimal_str(MARGIN_MULTIPLIER),
-            "shorting_enabled": self.shorting_enabled,
-            "equity": wire.money(n.equity),
-            "last_equity": wire.money(self.last_equity(now)),
-            "long_market_value": wire.money(n.long_market_value),
-            "short_market_value": wire.money(n.short_market_value),
-            "position_market_value": wire.money(n.long_market_value - n.short_market_value),
-            "initial_margin": wire.money(n.initial_margin),
-            "maintenance_margin": wire.money(n.maintenance_margin),
-            "last_maintenance_margin": wire.money(n.maintenance_margin),
-            "sma": wire.money(max(cash, Decimal(0))),
-            "options_approved_level": 0,
-            "options_trading_level": 0,
-            "balance_asof": (self.reference_close(now) - pd.Timedelta(1, "ns"))
+        return wire.account_json(
+            account_id=self.account_id,
+            account_number=self.account_number,
+            created_at=self.created_at,
+            shorting_enabled=self.shorting_enabled,
+            cash=self.ledger.cash,
+            numbers=self._numbers(now),
+            last_equity=self.last_equity(now),
+            balance_asof=(self.reference_close(now) - pd.Timedelta(1, "ns"))
             .tz_convert(NEW_YORK)
-            .date()
-            .isoformat(),
-        }
+            .date(),
+        )
 
     def activities_json(
         self,
@@ -921,33 +893,12 @@ class Engine:
         until: pd.Timestamp | None = None,
         date: dt.date | None = None,
     ) -> list[dict[str, Any]]:
-        """``GET /v2/account/activities``: fills only (the exchange has no other activity).
-
-        Paged by activity id, as Alpaca pages: ``page_token`` is the id of the last entry
-        of the previous page; the next page holds the entries beyond it in ``direction``.
-        ``after``/``until`` bound the transaction time (exclusive); ``date`` is one New York
-        day.
-        """
+        """``GET /v2/account/activities``: fills only (the exchange has no other activity)."""
         if isinstance(activity_types, str):
             activity_types = {activity_types}
         if activity_types is not None and "FILL" not in set(activity_types):
             return []
-        fills = self.ledger.fills
-        if direction == "desc":
-            stop = len(fills) if page_token is None else self.ledger.fill_index(page_token)
-            candidates: Iterable[Fill] = (fills[i] for i in range(stop - 1, -1, -1))
-        else:
-            start = 0 if page_token is None else self.ledger.fill_index(page_token, after=True)
-            candidates = (fills[i] for i in range(start, len(fills)))
-        page = []
-        for fill in candidates:
-            if after is not None and fill.time <= after:
-                continue
-            if until is not None and fill.time >= until:
-                continue
-            if date is not None and fill.time.tz_convert(NEW_YORK).date() != date:
-                continue
-            page.append(wire.activity_json(fill))
-            if len(page) >= page_size:
-                break
-        return page
+        page = self.ledger.fills_page(
+            direction, page_size, page_token=page_token, after=after, until=until, date=date
+        )
+        return [wire.activity_json(fill) for fill in page]

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 import pandas as pd
 
+from ..rules import NEW_YORK
 from .orders import Fill, Order, Position
 
 MARGIN_MULTIPLIER = Decimal(2)
@@ -119,6 +121,43 @@ class Ledger:
         """Where ``fill_id`` is (or would be) in ``fills``; past it with ``after``."""
         find = bisect.bisect_right if after else bisect.bisect_left
         return find(self._fill_ids, fill_id)
+
+    def fills_page(
+        self,
+        direction: str,
+        page_size: int,
+        *,
+        page_token: str | None = None,
+        after: pd.Timestamp | None = None,
+        until: pd.Timestamp | None = None,
+        date: dt.date | None = None,
+    ) -> list[Fill]:
+        """One page of fills, paged by id as Alpaca pages activities.
+
+        ``page_token`` is the id of the last entry of the previous page; the page holds
+        the entries beyond it in ``direction``. ``after``/``until`` bound the time
+        (exclusive); ``date`` is one New York day.
+        """
+        fills = self.fills
+        if direction == "desc":
+            stop = len(fills) if page_token is None else self.fill_index(page_token)
+            rows: Iterable[int] = range(stop - 1, -1, -1)
+        else:
+            start = 0 if page_token is None else self.fill_index(page_token, after=True)
+            rows = range(start, len(fills))
+        page: list[Fill] = []
+        for i in rows:
+            fill = fills[i]
+            if after is not None and fill.time <= after:
+                continue
+            if until is not None and fill.time >= until:
+                continue
+            if date is not None and fill.time.tz_convert(NEW_YORK).date() != date:
+                continue
+            page.append(fill)
+            if len(page) >= page_size:
+                break
+        return page
 
     def position_qty(self, symbol: str) -> Decimal:
         position = self.positions.get(symbol)

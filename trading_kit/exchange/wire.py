@@ -29,6 +29,7 @@ parameters with 400, both with code 40010001: that is Alpaca's own split, kept p
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +37,7 @@ import orjson
 from starlette.responses import Response
 
 from ..rules import rfc3339
+from .ledger import MARGIN_MULTIPLIER, AccountNumbers
 from .orders import Fill, Order, Position, TradeUpdate, asset_id
 
 # Alpaca's error codes, by meaning (observed on the paper API).
@@ -246,6 +248,56 @@ def position_json(
         "current_price": decimal_str(current),
         "lastday_price": decimal_str(lastday),
         "change_today": money((current - lastday) / lastday, 10) if lastday else "0",
+    }
+
+
+def account_json(
+    *,
+    account_id: str,
+    account_number: str,
+    created_at: dt.datetime,
+    shorting_enabled: bool,
+    cash: Decimal,
+    numbers: AccountNumbers,
+    last_equity: Decimal,
+    balance_asof: dt.date,
+) -> dict[str, Any]:
+    """``GET /v2/account``: a margin account (multiplier 2), no options, no crypto."""
+    n = numbers
+    return {
+        "id": account_id,
+        "account_number": account_number,
+        "status": "ACTIVE",
+        "crypto_status": "INACTIVE",
+        "currency": "USD",
+        "buying_power": money(n.buying_power),
+        "regt_buying_power": money(n.buying_power),
+        "non_marginable_buying_power": money(max(cash, Decimal(0))),
+        "options_buying_power": "0",
+        "cash": decimal_str(cash),
+        "accrued_fees": "0",
+        "pending_transfer_in": "0",
+        "pending_transfer_out": "0",
+        "portfolio_value": money(n.equity),
+        "trading_blocked": False,
+        "transfers_blocked": False,
+        "account_blocked": False,
+        "created_at": rfc3339(created_at),
+        "trade_suspended_by_user": False,
+        "multiplier": decimal_str(MARGIN_MULTIPLIER),
+        "shorting_enabled": shorting_enabled,
+        "equity": money(n.equity),
+        "last_equity": money(last_equity),
+        "long_market_value": money(n.long_market_value),
+        "short_market_value": money(n.short_market_value),
+        "position_market_value": money(n.long_market_value - n.short_market_value),
+        "initial_margin": money(n.initial_margin),
+        "maintenance_margin": money(n.maintenance_margin),
+        "last_maintenance_margin": money(n.maintenance_margin),
+        "sma": money(max(cash, Decimal(0))),
+        "options_approved_level": 0,
+        "options_trading_level": 0,
+        "balance_asof": balance_asof.isoformat(),
     }
 
 
