@@ -79,8 +79,9 @@ class Exchange:
             cash=cash,
             shorting_enabled=shorting_enabled,
         )
-        if "no_shorting" in self.settings.configurations():  # a restart keeps it long-only
-            self.engine.shorting_enabled = not self.settings.configurations()["no_shorting"]
+        stored = self.settings.configurations()
+        if "no_shorting" in stored:  # a restart keeps the account long-only if it was
+            self.engine.shorting_enabled = not stored["no_shorting"]
         meta, orders, positions, fills = self.store.load()
         if meta:
             self.engine.restore(meta, orders, positions, fills)
