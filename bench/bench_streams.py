@@ -203,8 +203,8 @@ def fill_latency(n: int) -> None:
     done = threading.Event()
 
     def on_engine(update) -> None:  # the exchange's own listener: the instant of the fill
-        if update["event"] == "fill":
-            emitted[update["order"]["id"]] = time.perf_counter()
+        if update.event == "fill":
+            emitted[update.order.id] = time.perf_counter()
 
     def on_update(update) -> None:
         if update.event == "fill":

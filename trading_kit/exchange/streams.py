@@ -27,9 +27,9 @@ text frames (JSON). Errors are Alpaca's: ``[{"T": "error", "code": 402, "msg": "
 failed"}]`` and the like, and one data connection per key (``406 connection limit
 exceeded`` for the next). Keys are compared and dropped: never logged, never echoed.
 
-Trade updates are the exchange's order events (``Exchange.add_listener``: each is handed
-over once its change is written, with the order exactly as the REST routes render it);
-nothing is read back from the store. Prices come from
+Trade updates are the engine's order events (``Exchange.add_listener``: each is handed
+over once its change is written), rendered by ``wire.trade_update_json`` with the order
+exactly as the REST routes render it; nothing is read back from the store. Prices come from
 a publisher per market that wakes when the clock moves (at each step of a manual
 clock, every 5 seconds on the realtime clock) and streams what the market printed since
 (``live_prices``), so the stream and the REST routes agree on every instant.
@@ -52,6 +52,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from ..rules import ticker
+from . import wire
 from .calendar import DAY_NS, MINUTE_NS
 from .live_prices import CHANNELS, TEST_SYMBOL, Batch, fakepaca_market, messages_between
 
@@ -608,8 +609,8 @@ class StreamHub:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._fan_out, update)
 
-    def _fan_out(self, update: dict[str, Any]) -> None:
-        frame = {"stream": "trade_updates", "data": update}
+    def _fan_out(self, update: Any) -> None:
+        frame = {"stream": "trade_updates", "data": wire.trade_update_json(update)}
         encoded: dict[bool, bytes] = {}
         for session in list(self.trading):
             codec = session.codec

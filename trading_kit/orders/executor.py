@@ -51,9 +51,10 @@ from ..errors import (
     TradingKitError,
 )
 from ..http import HttpStack
-from ..rules import TICKER_HINT, on_tick, rfc3339, ticker, user_time
+from ..rules import NEW_YORK, TICKER_HINT, on_tick, rfc3339, ticker, user_time
 from . import frames
 from .checks import (
+    AUCTION_TIFS,
     IMMEDIATE_TIFS,
     MarketContext,
     PreTradeChecks,
@@ -801,8 +802,8 @@ class Orders:
         """What the checks read, from the live account: no request in the steady state.
 
         The quote comes from the quote stream when one is open for the symbol, else from
-        the 1 s cache; the asset is cached for the day; the clock is asked only for
-        ioc/fok orders, as on the REST path.
+        the 1 s cache; the asset is cached for the day; the clock is asked only for the
+        orders the market-hours check concerns, as on the REST path.
         """
         checks = self.checks
         numbers = live.numbers(spec.symbol)
@@ -817,10 +818,7 @@ class Orders:
             values["quote"] = Quote(Decimal(str(quote.bid)), Decimal(str(quote.ask)))
         if checks.asset:
             values["asset"] = self._asset_for_today(spec.symbol)
-        if checks.market_hours and spec.time_in_force in IMMEDIATE_TIFS:
-            clock = self._call("GET", "/v2/clock")
-            values["is_open"] = bool(clock.get("is_open"))
-            values["next_open"] = clock.get("next_open")
+        values.update(self._clock_values(spec))
         context = MarketContext(**values)
         state = RiskState(
             market=context,
@@ -829,6 +827,17 @@ class Orders:
             last_equity=numbers["last_equity"],
         )
         return context, state, quote
+
+    def _clock_values(self, spec: OrderSpec) -> dict[str, Any]:
+        """The market-hours check's inputs, read only for orders it concerns (ioc, fok, and
+        the auctions): one clock request, and today's session for an auction order."""
+        if not (self.checks.market_hours and spec.time_in_force in IMMEDIATE_TIFS | AUCTION_TIFS):
+            return {}
+        clock = self._call("GET", "/v2/clock")
+        values = {"is_open": bool(clock.get("is_open")), "next_open": clock.get("next_open")}
+        if spec.time_in_force in AUCTION_TIFS:
+            values.update(self._session_today(clock))
+        return values
 
     def _asset_for_today(self, symbol: str) -> Any:
         today = dt.datetime.now(dt.timezone.utc).date()
@@ -849,10 +858,7 @@ class Orders:
             values["quote"] = Quote(Decimal(str(quote.bid)), Decimal(str(quote.ask)))
         if checks.asset:
             values["asset"] = self._get_or_none(f"/v2/assets/{_segment(spec.symbol)}")
-        if checks.market_hours and spec.time_in_force in IMMEDIATE_TIFS:
-            clock = self._call("GET", "/v2/clock")
-            values["is_open"] = bool(clock.get("is_open"))
-            values["next_open"] = clock.get("next_open")
+        values.update(self._clock_values(spec))
         account = None
         if checks.buying_power or checks.position or checks.asset or risk.max_daily_loss:
             account = self._call("GET", "/v2/account")
@@ -879,6 +885,20 @@ class Orders:
             last_equity=_decimal_or_none(account, "last_equity"),
         )
         return context, state, quote
+
+    def _session_today(self, clock: dict[str, Any]) -> dict[str, Any]:
+        """The broker's "now" and today's session (open, close), New York time."""
+        now = pd.Timestamp(clock["timestamp"]).tz_convert(NEW_YORK)
+        day = now.date().isoformat()
+        rows = self._call("GET", "/v2/calendar", params={"start": day, "end": day})
+        row = next((r for r in rows or [] if r.get("date") == day), None)
+        if row is None:
+            return {"now": now.to_pydatetime()}
+        at = {
+            name: pd.Timestamp(f"{day} {row[name]}").tz_localize(NEW_YORK).to_pydatetime()
+            for name in ("open", "close")
+        }
+        return {"now": now.to_pydatetime(), "session": (at["open"], at["close"])}
 
     def _get_or_none(self, path: str) -> Any:
         try:
