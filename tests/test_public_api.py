@@ -27,6 +27,7 @@ def test_public_names() -> None:
         "RateLimitError",
         "Settings",
         "StaleDataWarning",
+        "StreamError",
         "TradingKitError",
         "connect",
         "open_dataset",
@@ -43,6 +44,7 @@ def test_every_error_is_a_trading_kit_error() -> None:
         tk.OrderValidationError,
         tk.OrderExecutionError,
         tk.JournalError,
+        tk.StreamError,
         tk.AnalyticsError,
     ):
         assert issubclass(error, tk.TradingKitError)

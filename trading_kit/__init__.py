@@ -22,6 +22,7 @@ from .errors import (
     OrderValidationError,
     RateLimitError,
     StaleDataWarning,
+    StreamError,
     TradingKitError,
 )
 from .kit import Kit, connect
@@ -45,6 +46,7 @@ __all__ = [
     "RateLimitError",
     "Settings",
     "StaleDataWarning",
+    "StreamError",
     "TradingKitError",
     "connect",
     "open_dataset",
