@@ -133,6 +133,7 @@ def test_the_journal_keeps_each_quote_whichever_write_comes_first(kit: tk.Kit) -
     assert history.loc[placed, "quote_bid"].notna().all()
     assert history.loc[filled, "status"] == "filled" and history.loc[filled, "quote_ask"] > 0
     assert history.loc[filled, "slippage"] == history.loc[filled, "slippage"]  # not NaN
+    assert history.loc[filled, "last_event"] == "fill"  # not the submission, written later
 
 
 def test_refused_keys_on_the_trading_stream(sim_market, tmp_path: Path) -> None:

@@ -81,6 +81,8 @@ CREATE INDEX IF NOT EXISTS events_order ON events (order_id);
 EVENT_STATUSES = frozenset(
     {"filled", "canceled", "expired", "replaced", "rejected", "partially_filled"}
 )
+#: Events this kit writes about its own actions, not about what happened to the order.
+BOOKKEEPING = "'submitted', 'replacement', 'leg', 'close_position'"
 HISTORY_EXTRA = (
     "venue",
     "parent_id",
@@ -450,7 +452,11 @@ class Journal:
         self.flush()
         query = (
             "SELECT o.body, o.venue, o.parent_id, o.quote_bid, o.quote_ask, o.quote_time, "
-            "(SELECT e.event FROM events e WHERE e.order_id = o.id ORDER BY e.seq DESC LIMIT 1) "
+            # the latest event, preferring what happened to the order over this kit's own
+            # bookkeeping (the record of a submission is written after the fact when the
+            # trade-update stream is on, possibly after the fill it already reported)
+            "(SELECT e.event FROM events e WHERE e.order_id = o.id ORDER BY "
+            f"e.event IN ({BOOKKEEPING}), e.seq DESC LIMIT 1) "
             "FROM orders o"
         )
         params: tuple[Any, ...] = ()
