@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -74,11 +75,13 @@ def local_exchange_url() -> str:
             market = SimulatedMarket(hours=MarketHours(always_open=True))
             exchange = Exchange(market, RealtimeClock(), db_path=db_path)
             _local_exchange = start_exchange(exchange)
-            log.warning(
+            notice = (
                 "trading_kit: no Alpaca keys or URLs configured, so requests go to the local "
-                "paper exchange at %s (simulated prices, always open; state in %s). "
-                "Set ALPACA_API_KEY and ALPACA_SECRET_KEY to use Alpaca paper instead.",
-                _local_exchange.url,
-                db_path,
+                f"paper exchange at {_local_exchange.url} (simulated prices, always open; "
+                f"state in {db_path}). Set ALPACA_API_KEY and ALPACA_SECRET_KEY to use "
+                "Alpaca paper instead."
             )
+            # A plain line on stdout: in a notebook, normal output (stderr is a red block).
+            print(notice, file=sys.stdout)
+            log.info(notice)
         return _local_exchange.url

@@ -369,7 +369,7 @@ def figure(
         },
         "height": height,
         "autosize": True,
-        "margin": {"l": 10, "r": 70, "t": 36, "b": 28},
+        "margin": {"l": 10, "r": 70, "t": 36, "b": 44},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"color": style.TEXT},
