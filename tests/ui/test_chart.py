@@ -131,7 +131,7 @@ def test_overlays_for_a_known_set_of_orders(running, md, orders, near) -> None:
     low, _high = layout.yaxis.range
     assert low > float(cents(near / 2)) * 1.5
     (tag,) = [a for a in layout.annotations if a.name == line(chart, far.id).key]
-    assert tag.text == f"▼ BUY 1 LMT {cents(near / 2):.2f} ⇕"
+    assert tag.text == f"▼ BUY 1 LMT {cents(near / 2):.2f}"  # beyond the axis: not grabbable
     # Fills as markers: one buy at its average price, no sells.
     _, _, buys, sells = chart.figure.data
     assert list(buys.y) == [fill_price] and len(sells.y) == 0
@@ -358,9 +358,13 @@ def test_a_100_000_bar_chart_zooms_between_timeframes_and_stays_small() -> None:
 
 def test_the_browser_width_sets_the_default_number_of_candles() -> None:
     chart = PriceChart(None, "AAPL", "1Min", bars=long_range(5_000))
-    browser_says(chart, event="view", initial=True, width=750, x0="x", x1="y")
+    browser_says(chart, event="view", initial=True, width=750)
     shown = chart.candles.loc[chart.view.start : chart.view.end]
     assert len(shown) == 150
+    browser_says(chart, event="view", width=1500)  # a resize keeps the range, redraws it
+    assert chart.candles.loc[chart.view.start : chart.view.end].equals(shown)
+    browser_says(chart, event="view", x0="not a date", x1="either", width=1500)
+    assert chart.candles.loc[chart.view.start : chart.view.end].equals(shown)  # ignored
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ const PLOTLY = Symbol.for("trading_kit.plotly");
 const GRAB_PX = 10; // height of the strip around a line that the mouse can grab
 const CLICK_PX = 3; // a press that moves less than this is a click, not a drag
 const VIEW_DELAY_MS = 150; // zoom and pan settle before the new range goes to Python
+const DOUBLE_CLICK_MS = 300; // a click waits this long to know it is not a double-click
 
 // plotly.js, once per page: the bundle is the state of one shared model, evaluated by the
 // first chart that needs it (as CommonJS, so no AMD loader on the page can capture it).
@@ -91,15 +92,20 @@ async function render({ model, el }) {
     return seq;
   };
 
+  // The visible range goes to Python only when the user changed it (zoom, pan); a resize
+  // or the first draw sends the width alone, so a stale range never overrides Python's.
   function sendView(extra = {}) {
     const xa = plot._fullLayout && plot._fullLayout.xaxis;
     if (!xa || !xa.range) return;
-    send({ event: "view", x0: xa.range[0], x1: xa.range[1], width: xa._length, ...extra });
+    send({ event: "view", width: xa._length, ...extra });
   }
 
-  function scheduleView() {
+  function scheduleView(withRange) {
     clearTimeout(viewTimer);
-    viewTimer = setTimeout(() => sendView(), VIEW_DELAY_MS);
+    viewTimer = setTimeout(() => {
+      const xa = plot._fullLayout && plot._fullLayout.xaxis;
+      sendView(withRange && xa ? { x0: xa.range[0], x1: xa.range[1] } : {});
+    }, VIEW_DELAY_MS);
   }
 
   function ghost(g, line, price, state) {
@@ -240,23 +246,30 @@ async function render({ model, el }) {
   await draw();
   showNote(model.get("message"));
   plot.on("plotly_relayout", (event) => {
-    if (Object.keys(event).some((key) => key.startsWith("xaxis"))) scheduleView();
+    if (Object.keys(event).some((key) => key.startsWith("xaxis"))) scheduleView(true);
     placeHandles();
   });
+  // A click on a candle or a fill picks its price, unless it was the first half of a
+  // double-click (which zooms out to every bar).
+  let clickTimer = null;
   plot.on("plotly_click", (event) => {
     const point = event.points && event.points[0];
     if (!point) return;
     const price = typeof point.close === "number" ? point.close : point.y;
     if (typeof price !== "number") return;
     const what = typeof point.close === "number" ? "candle close" : point.data.name;
-    send({ event: "pick", price, what });
+    clearTimeout(clickTimer);
+    clickTimer = setTimeout(() => send({ event: "pick", price, what }), DOUBLE_CLICK_MS);
   });
-  plot.addEventListener("dblclick", () => sendView({ all: true }));
+  plot.on("plotly_doubleclick", () => {
+    clearTimeout(clickTimer);
+    sendView({ all: true });
+  });
   const resized = new ResizeObserver(() => {
     if (!plot._fullLayout) return;
     Plotly.Plots.resize(plot);
     placeHandles();
-    scheduleView();
+    scheduleView(false);
   });
   resized.observe(frame);
   sendView({ initial: true }); // the width decides how many candles the default view shows
@@ -264,6 +277,7 @@ async function render({ model, el }) {
   return () => {
     disposed = true;
     clearTimeout(viewTimer);
+    clearTimeout(clickTimer);
     resized.disconnect();
     model.off("change:figure", onFigure);
     model.off("change:lines", onLines);

@@ -463,22 +463,28 @@ class PriceChart:
                 self.widget.handled = max(self.widget.handled, seq)
 
     def _on_view(self, content: dict[str, Any]) -> None:
+        """A zoom or pan (a new range), a resize or the first draw (a width), or "all"."""
         width = content.get("width")
         if content.get("all"):
             self.show_all()
-        elif content.get("initial"):
-            with self._lock:
-                candles = visible_candles(width)
-                if candles != self._candles:
-                    self._candles = candles
-                    self._reset_view()
-            self._push()
-        else:
+            return
+        if "x0" in content and "x1" in content:
             try:
                 start, end = from_axis(content["x0"]), from_axis(content["x1"])
-            except (KeyError, TypeError, ValueError):
+            except (TypeError, ValueError):
                 return  # not a range plotly could have sent
             self.set_view(start, end, width)
+            return
+        with self._lock:
+            candles = visible_candles(width)
+            if candles == self._candles:
+                return
+            self._candles = candles
+            if content.get("initial") or self._view is None:
+                self._reset_view()  # the default view, now that the width is known
+            else:
+                self._view = view_of(self.series, self._view.start, self._view.end, candles)
+        self._push()
 
     def _ticket_for_clicks(self) -> Any:
         if self.ticket is not None:

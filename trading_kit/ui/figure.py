@@ -96,7 +96,7 @@ def price_range(
     if shown.empty:
         shown = frame
     prices = [float(shown["low"].min()), float(shown["high"].max())] if len(shown) else []
-    if last is not None:
+    if last is not None and view.following:  # the latest price only beside the latest bar
         prices.append(last)
     if not prices:
         return None
@@ -115,9 +115,9 @@ def _color(level: Level, mark: Mark | None) -> str:
     return style.ENTRY if level.kind == "entry" else style.side_color(level.side)
 
 
-def _text(level: Level, mark: Mark | None) -> str:
+def _text(level: Level, mark: Mark | None, *, grab: bool = True) -> str:
     if mark is None:
-        return level.label + (" ⇕" if level.editable else "")
+        return level.label + (" ⇕" if level.editable and grab else "")
     moved = level.moved(mark.price).label
     if mark.state == "pending":
         return f"{moved} · replacing…"
@@ -159,7 +159,7 @@ def _edge_tag(level: Level, mark: Mark | None, above: bool, slot: int) -> dict[s
         "y": PRICE_DOMAIN[1] if above else PRICE_DOMAIN[0],
         "yanchor": "top" if above else "bottom",
         "yshift": -16 * slot if above else 16 * slot,
-        "text": ("▲ " if above else "▼ ") + _text(level, mark),
+        "text": ("▲ " if above else "▼ ") + _text(level, mark, grab=False),
         "showarrow": False,
         "font": {"size": 11, "color": _color(level, mark)},
         "bgcolor": "rgba(128,128,128,0.12)",
@@ -201,7 +201,7 @@ def overlay(
         above = price > y_range[1]
         notes.append(_edge_tag(level, mark, above, slots[above]))
         slots[above] += 1
-    if last is not None:
+    if last is not None and (y_range is None or y_range[0] <= last <= y_range[1]):
         shapes.append(
             {
                 "type": "line",
