@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup setup-browser test test-browser quickstart lab bench lint clean
+.PHONY: setup setup-browser test test-browser quickstart lab bench bench-browser lint clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,6 +35,11 @@ lab: setup  ## JupyterLab on the notebooks, 127.0.0.1 only
 bench: setup  ## benchmarks against alpaca-py's own path, same run
 	$(PY) bench/bench_market_data.py
 	$(PY) bench/bench_exchange.py
+	$(PY) bench/bench_exchange_data.py
+	$(PY) bench/bench_chart.py
+
+bench-browser: setup-browser  ## the chart in JupyterLab + headless Chromium: time to visible, widget-state size
+	$(PY) bench/bench_chart_browser.py
 
 lint: setup
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

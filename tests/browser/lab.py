@@ -242,19 +242,34 @@ def open_notebook(page, lab_url: str, name: str) -> None:
     page.goto(lab_url.format(name=name), timeout=90_000)
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=90_000)
     page.wait_for_function(
-        "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session"
-        "?.kernel?.status === 'idle'",
+        """(name) => {
+            const panel = window.jupyterapp?.shell.currentWidget;
+            return panel?.context?.path === name
+                && panel.sessionContext?.session?.kernel?.status === 'idle';
+        }""",
+        arg=name,
         timeout=90_000,
     )
 
 
+def close_notebook(page) -> None:
+    """Shut the current notebook's kernel down and close it (no confirmation dialog)."""
+    page.evaluate(
+        """async () => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            await panel.sessionContext.shutdown();
+            panel.dispose();
+        }"""
+    )
+
+
 def run_cell(page, index: int) -> None:
-    """Select cell ``index`` and run it (the kernel queues it)."""
+    """Select cell ``index`` and send it to the kernel (returns at once, not when it is done)."""
     page.evaluate(
         """(index) => {
             const panel = window.jupyterapp.shell.currentWidget;
             panel.content.activeCellIndex = index;
-            return window.jupyterapp.commands.execute('notebook:run-cell');
+            window.jupyterapp.commands.execute('notebook:run-cell');
         }""",
         index,
     )
