@@ -7,8 +7,7 @@ import time
 import pytest
 
 from tests.ui.conftest import cents, server_order, text
-from trading_kit.ui import Blotter, feed
-from trading_kit.ui import blotter as blotter_module
+from trading_kit.ui import Blotter, feed, style
 
 
 def cells(table) -> list[str]:
@@ -132,6 +131,6 @@ def test_old_messages_clear(monkeypatch, running, book, blotter) -> None:
     assert "is canceled" in text(blotter.message.value)
     blotter.refresh()
     assert "is canceled" in text(blotter.message.value)  # still fresh
-    monkeypatch.setattr(blotter_module, "MESSAGE_SECONDS", 0.0)
+    monkeypatch.setattr(style, "MESSAGE_SECONDS", 0.0)
     blotter.refresh()
     assert blotter.message.value == ""

@@ -446,3 +446,35 @@ def test_sub_dollar_prices_move_in_hundredths_of_a_cent(running, md, orders) -> 
     chart.move_order(order.id, 0.61239)
     new = server_order(running, server_order(running, order.id).replaced_by)
     assert new.limit_price == Decimal("0.6124")  # four decimals below $1
+
+
+def test_a_chart_off_screen_stops_following_until_a_view_returns(quick_feed, md, orders) -> None:
+    chart = make_chart(md, orders, live=True)
+    try:
+        browser_says(chart, event="view", initial=True, width=1000)  # drawn in a page
+        assert chart.live and chart._feed.running
+        browser_says(chart, event="detached")  # its output cleared, or its notebook closed
+        assert not chart.live and not chart._feed.running  # nothing else follows the account
+        browser_says(chart, event="view", initial=True, width=1000)
+        assert chart.live and chart._feed.running
+    finally:
+        chart.close()
+    assert not chart._feed.running
+
+
+def test_old_messages_clear_but_a_question_waits(monkeypatch, md, orders, near) -> None:
+    from trading_kit.ui import style
+
+    order = orders.place_order("AAPL", qty=5, side="buy", type="limit", limit_price=cents(near))
+    chart = make_chart(md, orders)
+    chart.move_order(order.id, -1)
+    assert "Not moved" in chart.message
+    chart.refresh()
+    assert "Not moved" in chart.message  # still fresh
+    monkeypatch.setattr(style, "MESSAGE_SECONDS", 0.0)
+    chart.refresh()
+    assert chart.message == "" and chart.widget.message["text"] == ""
+    ask = float(md.get_latest_quote("AAPL", use_cache=False)["ask_price"].iloc[0])
+    chart.move_order(chart.levels[0].order_id, ask + 0.05)  # asks to confirm
+    chart.refresh()
+    assert chart.widget.message["confirm"] is True  # not cleared while it waits for an answer

@@ -26,8 +26,6 @@ from . import static, style
 from .feed import AccountFeed, AccountUpdate
 from .overlays import price_text
 
-#: Seconds an action's message stays before the next refresh clears it.
-MESSAGE_SECONDS = 15.0
 _ORDER_HEADERS = (
     "Symbol",
     "Side",
@@ -213,7 +211,10 @@ class Blotter(widgets.VBox):
             self._keys = (orders_key, positions_key)
             now = pd.Timestamp.now(tz=NEW_YORK).strftime("%H:%M:%S")
             self.updated.value = style.note(f"updated {now} New York time")
-            if self._said_at is not None and time.monotonic() - self._said_at > MESSAGE_SECONDS:
+            if (
+                self._said_at is not None
+                and time.monotonic() - self._said_at > style.MESSAGE_SECONDS
+            ):
                 self._said_at = None
                 self.message.value = ""
 

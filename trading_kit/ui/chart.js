@@ -275,6 +275,7 @@ async function render({ model, el }) {
   sendView({ initial: true }); // the width decides how many candles the default view shows
 
   return () => {
+    send({ event: "detached" }); // Python stops following the account when no view is left
     disposed = true;
     clearTimeout(viewTimer);
     clearTimeout(clickTimer);

@@ -28,6 +28,7 @@ price is drawn as a line with a tag on the price axis. ``close()`` unsubscribes.
 from __future__ import annotations
 
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from ..data.timeframes import parse_timeframe
 from ..errors import OrderValidationError, TradingKitError
 from ..orders.frames import OPEN_STATUSES, ORDER_COLUMNS
 from ..rules import to_utc
-from . import static
+from . import static, style
 from .candles import DURATION, BarSeries, single_symbol
 from .feed import AccountFeed, AccountUpdate
 from .figure import CONFIG, Mark, figure, from_axis, handles
@@ -82,6 +83,7 @@ class PriceChart:
         self.height = height
         self.message = ""
         self._tone = "info"
+        self._said_at: float | None = None
         self._lock = threading.RLock()  # the feed's thread and the kernel's both update it
         if bars is None:
             if start is None and end is None:
@@ -110,10 +112,9 @@ class PriceChart:
             self._apply(self._feed.fetch([self.symbol]))
         if interactive is not False:
             self._make_widget()
+        self._views = 0  # views on screen (the browser says when one comes and goes)
         if follow and self._feed is not None:
-            self._subscription = self._feed.subscribe(
-                self._on_update, symbols=[self.symbol], series={self._series_key: self._since}
-            )
+            self._follow()
         if ticket is not None and hasattr(ticket, "on_submitted"):
             ticket.on_submitted(lambda _order: self.refresh())
 
@@ -300,8 +301,15 @@ class PriceChart:
         """Stop following the account and close the browser view."""
         if self._subscription is not None:
             self._subscription.close()
+            self._subscription = None
         if self.widget is not None:
             self.widget.close()
+
+    def _follow(self) -> None:
+        """Subscribe to the account's feed (again, when a view comes back on screen)."""
+        self._subscription = self._feed.subscribe(
+            self._on_update, symbols=[self.symbol], series={self._series_key: self._since}
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> Any:
         if static.enabled():
@@ -363,6 +371,10 @@ class PriceChart:
                     self._follow_bars()
                 if self._subscription is not None:
                     self._subscription.series[self._series_key] = self._since
+            said = self._said_at
+            stale = said is not None and time.monotonic() - said > style.MESSAGE_SECONDS
+            if stale and self._proposal is None:
+                self._say("")  # an old message clears; a question waits for its answer
         self._push()
 
     def _follow_bars(self) -> None:
@@ -457,14 +469,28 @@ class PriceChart:
                 self.confirm()
             elif event == "cancel":
                 self.cancel()
+            elif event == "detached":
+                self._on_detached()
         finally:
             seq = content.get("seq")
             if self.widget is not None and isinstance(seq, int):
                 self.widget.handled = max(self.widget.handled, seq)
 
+    def _on_detached(self) -> None:
+        """A view left the screen (its output cleared, its notebook closed). With none left,
+        the chart stops following the account until a view comes back."""
+        self._views = max(0, self._views - 1)
+        if self._views == 0 and self._subscription is not None:
+            self._subscription.close()  # paused: the chart stays usable, the feed may stop
+
     def _on_view(self, content: dict[str, Any]) -> None:
         """A zoom or pan (a new range), a resize or the first draw (a width), or "all"."""
         width = content.get("width")
+        if content.get("initial"):
+            self._views += 1
+            if self._subscription is not None and self._subscription.closed:
+                self._follow()  # back on screen after a pause
+                self.refresh()
         if content.get("all"):
             self.show_all()
             return
@@ -507,6 +533,7 @@ class PriceChart:
 
     def _say(self, text: str, tone: str = "info", *, confirm: bool = False) -> None:
         self.message, self._tone = text, tone
+        self._said_at = time.monotonic() if text else None
         if self.widget is not None:
             self.widget.message = {"text": text, "tone": tone, "confirm": confirm}
         self._push()
