@@ -478,3 +478,15 @@ def test_old_messages_clear_but_a_question_waits(monkeypatch, md, orders, near) 
     chart.move_order(chart.levels[0].order_id, ask + 0.05)  # asks to confirm
     chart.refresh()
     assert chart.widget.message["confirm"] is True  # not cleared while it waits for an answer
+
+
+def test_set_view_says_what_it_needs() -> None:
+    from trading_kit.errors import MarketDataError
+
+    chart = PriceChart(None, "AAPL", "1Min", bars=long_range(2_000), interactive=False)
+    with pytest.raises(MarketDataError, match="set_view needs two dates or times"):
+        chart.set_view("soon", "later")
+    with pytest.raises(MarketDataError, match="is not before end"):
+        chart.set_view("2023-01-04 15:00", "2023-01-04 14:00")
+    chart.set_view("2023-01-04 14:00", "2023-01-04 15:00")
+    assert chart.view.start == pd.Timestamp("2023-01-04 14:00", tz="UTC")

@@ -125,6 +125,7 @@ class Blotter(widgets.VBox):
         )
         self.add_class("trading-kit-blotter")
         data = orders._data
+        live = live and not static.enabled()  # an exported notebook follows nothing
         self._feed = AccountFeed.of(data, orders) if live else AccountFeed(data, orders)
         self._apply(self._feed.fetch())
         self._subscription = self._feed.subscribe(self._apply) if live else None

@@ -37,7 +37,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..data.timeframes import parse_timeframe
-from ..errors import OrderValidationError, TradingKitError
+from ..errors import MarketDataError, OrderValidationError, TradingKitError
 from ..orders.frames import OPEN_STATUSES, ORDER_COLUMNS
 from ..rules import to_utc
 from . import static, style
@@ -104,7 +104,9 @@ class PriceChart:
         self._feed: AccountFeed | None = None
         self._subscription: Any = None
         self.widget: Any = None
+        # An exported notebook (static HTML) has no one to follow the account for.
         follow = live and interactive is not False and self.data is not None
+        follow = follow and not static.enabled()
         if self.data is not None:
             self._feed = (
                 AccountFeed.of(self.data, orders) if follow else AccountFeed(self.data, orders)
@@ -185,12 +187,26 @@ class PriceChart:
             self._apply(self._feed.fetch([self.symbol], {self._series_key: self._since}))
 
     def set_view(self, start: Any, end: Any, width: float | None = None) -> None:
-        """Show [start, end] (what zoom and pan do), at the timeframe that fits."""
+        """Show [start, end] (what zoom and pan do), at the timeframe that fits.
+
+        Naive times are UTC (as everywhere in trading_kit); the browser's are converted
+        from New York time before they get here.
+        """
+        try:
+            start, end = to_utc(start), to_utc(end)
+        except (TypeError, ValueError):
+            raise MarketDataError(
+                f"set_view needs two dates or times, got start={start!r}, end={end!r}; "
+                "pass e.g. '2024-03-05 14:30' (UTC) or tz-aware timestamps."
+            ) from None
+        if end <= start:
+            raise MarketDataError(
+                f"set_view: start {start.isoformat()} is not before end {end.isoformat()}."
+            )
         with self._lock:
             if width:
                 self._candles = visible_candles(width)
-            start, end = to_utc(start), to_utc(end)
-            if end <= start or not len(self.series):
+            if not len(self.series):
                 return
             self._view = view_of(self.series, start, end, self._candles)
         self._push()
@@ -499,7 +515,8 @@ class PriceChart:
                 start, end = from_axis(content["x0"]), from_axis(content["x1"])
             except (TypeError, ValueError):
                 return  # not a range plotly could have sent
-            self.set_view(start, end, width)
+            if start < end:
+                self.set_view(start, end, width)
             return
         with self._lock:
             candles = visible_candles(width)

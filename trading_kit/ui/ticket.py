@@ -168,6 +168,7 @@ class OrderTicket(widgets.VBox):
             layout=widgets.Layout(width="max-content", padding="4px", grid_gap="2px"),
         )
         self.add_class("trading-kit-ticket")
+        live = live and not static.enabled()  # an exported notebook follows nothing
         self._feed = AccountFeed.of(data, orders) if live else AccountFeed(data, orders)
         self._apply(self._feed.fetch([self._symbol()]))
         self._subscription = (
