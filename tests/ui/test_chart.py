@@ -490,3 +490,14 @@ def test_set_view_says_what_it_needs() -> None:
         chart.set_view("2023-01-04 15:00", "2023-01-04 14:00")
     chart.set_view("2023-01-04 14:00", "2023-01-04 15:00")
     assert chart.view.start == pd.Timestamp("2023-01-04 14:00", tz="UTC")
+
+
+def test_a_chart_of_nothing_says_what_it_needs() -> None:
+    from trading_kit.errors import MarketDataError
+
+    with pytest.raises(MarketDataError, match="symbol=None is not a ticker"):
+        PriceChart(None, None, "1Min", bars=long_range(10))
+    with pytest.raises(MarketDataError, match=r"needs data= .* or bars="):
+        PriceChart(None, "AAPL", "1Min")
+    with pytest.raises(MarketDataError, match="Unknown timeframe '2Min'"):
+        PriceChart(None, "AAPL", "2Min", bars=long_range(10))

@@ -39,7 +39,7 @@ import plotly.graph_objects as go
 from ..data.timeframes import parse_timeframe
 from ..errors import MarketDataError, OrderValidationError, TradingKitError
 from ..orders.frames import OPEN_STATUSES, ORDER_COLUMNS
-from ..rules import to_utc
+from ..rules import TICKER_HINT, ticker, to_utc
 from . import static, style
 from .candles import DURATION, BarSeries, single_symbol
 from .feed import AccountFeed, AccountUpdate
@@ -75,9 +75,17 @@ class PriceChart:
         live: bool = True,
         height: int = 560,
     ) -> None:
-        self.symbol = symbol.strip().upper()
+        name = ticker(symbol)
+        if name is None:
+            raise MarketDataError(f"symbol={symbol!r} is not a ticker: {TICKER_HINT}.")
+        self.symbol = name
         self.timeframe = parse_timeframe(timeframe)
         self.data = data if data is not None else getattr(orders, "_data", None)
+        if bars is None and self.data is None:
+            raise MarketDataError(
+                "PriceChart needs data= (a MarketData, e.g. kit.data) or bars= (a frame from "
+                "get_bars) to draw anything."
+            )
         self.orders = orders
         self.ticket = ticket
         self.height = height
@@ -87,8 +95,10 @@ class PriceChart:
         self._lock = threading.RLock()  # the feed's thread and the kernel's both update it
         if bars is None:
             if start is None and end is None:
-                end = _market_now(data, self.symbol)
-            bars = data.get_bars(self.symbol, timeframe, start, end, limit=limit, progress=False)
+                end = _market_now(self.data, self.symbol)
+            bars = self.data.get_bars(
+                self.symbol, timeframe, start, end, limit=limit, progress=False
+            )
         self.series = BarSeries(single_symbol(bars, self.symbol), self.timeframe)
         self._candles = visible_candles(None)
         self._revision = 0
