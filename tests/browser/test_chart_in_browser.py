@@ -117,7 +117,8 @@ def quote(exchange: str) -> tuple[float, float]:
 def settled(page) -> bool:
     """The kernel has handled everything the page sent (no message still in flight)."""
     return lab.kernel_idle(page) and page.evaluate(
-        "() => document.querySelectorAll('.tk-ghost.tk-pending').length === 0"
+        "() => document.querySelectorAll("
+        "'.tk-ghost.tk-pending, .tk-handle[data-state=\"pending\"]').length === 0"
     )
 
 
@@ -155,7 +156,8 @@ def test_a_drag_is_one_replace_at_the_release_price(page, proxy, frozen_exchange
         page.mouse.down()
         page.mouse.move(x, y + 20, steps=5)
         page.mouse.up()
-        expect(page.locator(".tk-ghost.tk-pending")).to_have_count(1)
+        pending = page.locator(f'.tk-handle[data-key="{new["id"]}:limit_price"]')
+        expect(pending).to_have_attribute("data-state", "pending")  # drawn pending, not grabbable
         page.mouse.move(x, y)  # and again, at once: ignored
         page.mouse.down()
         page.mouse.move(x, y + 40, steps=5)

@@ -455,8 +455,10 @@ def test_a_chart_off_screen_stops_following_until_a_view_returns(quick_feed, md,
         assert chart.live and chart._feed.running
         browser_says(chart, event="detached")  # its output cleared, or its notebook closed
         assert not chart.live and not chart._feed.running  # nothing else follows the account
+        ticket = OrderTicket(orders, md, "AAPL")  # a newcomer shares the same refresher
         browser_says(chart, event="view", initial=True, width=1000)
-        assert chart.live and chart._feed.running
+        assert chart.live and chart._feed.running and chart._feed is ticket._feed
+        ticket.close()
     finally:
         chart.close()
     assert not chart._feed.running

@@ -332,7 +332,8 @@ class PriceChart:
             self.widget.close()
 
     def _follow(self) -> None:
-        """Subscribe to the account's feed (again, when a view comes back on screen)."""
+        """Subscribe to the account's shared feed (again, when a view comes back on screen)."""
+        self._feed = AccountFeed.of(self.data, self.orders)
         self._subscription = self._feed.subscribe(
             self._on_update, symbols=[self.symbol], series={self._series_key: self._since}
         )
