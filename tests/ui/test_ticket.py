@@ -334,3 +334,25 @@ def test_set_price_fills_the_field_the_type_uses(ticket) -> None:
     assert ticket.set_price(149.5) == "stop_price" and ticket.stop_price.value == "149.50"
     ticket.type.value = "stop_limit"
     assert ticket.set_price(149.0) == "limit_price" and ticket.limit_price.value == "149.00"
+
+
+@pytest.mark.timeout(60)
+def test_submitting_from_a_linked_ticket_while_the_feed_runs_never_deadlocks(
+    monkeypatch, md, orders, ask
+) -> None:
+    """The ticket's submission refreshes the chart through the feed while the feed's own
+    thread hands updates to the ticket: neither may wait for the other's lock."""
+    from trading_kit.ui import PriceChart
+
+    monkeypatch.setattr(feed, "LOCAL_INTERVAL", 0.01)
+    ticket = OrderTicket(orders, md, "AAPL")
+    chart = PriceChart(md, "AAPL", "5Min", orders=orders, ticket=ticket)
+    try:
+        ticket.size.value = "1"
+        ticket.set_price(ask - 5)
+        placed = [ticket.submit() for _ in range(15)]
+        assert all(order is not None for order in placed)
+        assert wait_for(lambda: {o.id for o in placed} <= {lv.order_id for lv in chart.levels})
+    finally:
+        chart.close()
+        ticket.close()

@@ -355,9 +355,18 @@ class OrderTicket(widgets.VBox):
         """Call ``callback(order)`` after each successful submission (the chart redraws)."""
         self._callbacks.append(callback)
 
-    @_locked
     def submit(self) -> Any:
         """Submit the order the form describes; returns the broker's order (or ``None``)."""
+        order = self._submit()
+        if order is not None:
+            # Outside the lock: a callback (the chart) reads the account through the feed,
+            # whose thread may be waiting for this ticket's lock to hand it an update.
+            for callback in self._callbacks:
+                callback(order)
+        return order
+
+    @_locked
+    def _submit(self) -> Any:
         self._touched.update(self._fields.values())  # from now on every problem is shown
         self._update()
         spec = self.spec
@@ -377,8 +386,6 @@ class OrderTicket(widgets.VBox):
             return None
         self.order = order
         self._show_order()
-        for callback in self._callbacks:
-            callback(order)
         self._update()
         return order
 
