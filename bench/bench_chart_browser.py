@@ -101,7 +101,12 @@ def run(browser, jupyter: str, name: str, *, drawn_cells: range) -> tuple[list[f
                 seconds.append((handle.json_value() - started) / 1000)
             lab.wait_until(lambda: lab.kernel_idle(page), 300, f"cell {index}")
             print(f"  cell {index} done", file=sys.stderr, flush=True)
-        text = "\n".join(page.locator(".jp-OutputArea-output").all_inner_texts())
+        text = page.evaluate(  # the cells' outputs as the notebook model holds them
+            """() => window.jupyterapp.shell.currentWidget.content.widgets
+                .flatMap(cell => cell.model.outputs ? cell.model.outputs.toJSON() : [])
+                .map(output => [].concat(output.text || []).join(''))
+                .join('\\n')"""
+        )
         lab.close_notebook(page)
         return seconds, text
     except Exception:

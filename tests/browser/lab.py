@@ -239,8 +239,7 @@ def notebook(path: Path, *cells: str) -> Path:
 
 def open_notebook(page, lab_url: str, name: str) -> None:
     """Open ``name`` in JupyterLab and wait until its kernel is idle."""
-    page.goto(lab_url.format(name=name), timeout=90_000)
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=90_000)
+    page.goto(lab_url.format(name=name) + "&reset", timeout=90_000)  # no tabs of earlier runs
     page.wait_for_function(
         """(name) => {
             const panel = window.jupyterapp?.shell.currentWidget;
