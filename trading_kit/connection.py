@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -90,12 +91,10 @@ def local_exchange_url() -> str:
             if holder.url and _answers(holder.url):
                 if _announced.get(db_path) != holder.url:
                     _announced[db_path] = holder.url
-                    log.warning(
+                    _announce(
                         "trading_kit: no Alpaca keys or URLs configured, so requests go to the "
-                        "local paper exchange that process %s already runs at %s on %s.",
-                        holder.pid,
-                        holder.url,
-                        db_path,
+                        f"local paper exchange that process {holder.pid} already runs at "
+                        f"{holder.url} on {db_path}."
                     )
                 return holder.url
             if time.monotonic() > deadline:
@@ -125,14 +124,19 @@ def _start_local_exchange(db_path: Path) -> Any:
         if lock is not None:
             lock.release()
         raise
-    log.warning(
-        "trading_kit: no Alpaca keys or URLs configured, so requests go to the local "
-        "paper exchange at %s (simulated prices, always open; state in %s). "
-        "Set ALPACA_API_KEY and ALPACA_SECRET_KEY to use Alpaca paper instead.",
-        running.url,
-        db_path,
+    _announce(
+        "trading_kit: no Alpaca keys or URLs configured, so requests go to the local paper "
+        f"exchange at {running.url} (simulated prices, always open; state in {db_path}). "
+        "Set ALPACA_API_KEY and ALPACA_SECRET_KEY to use Alpaca paper instead."
     )
     return running
+
+
+def _announce(notice: str) -> None:
+    """A plain line on stdout (in a notebook, normal output; stderr is a red block), and
+    the same as an INFO record for whoever configured logging."""
+    print(notice, file=sys.stdout)
+    log.info(notice)
 
 
 def _answers(url: str) -> bool:

@@ -303,6 +303,7 @@ class CacheStore(Protocol):
     def entries(self) -> int: ...
     def size_bytes(self) -> int: ...
     def clear(self) -> None: ...
+    def flush(self) -> None: ...
 
 
 class CacheControl:
@@ -317,6 +318,11 @@ class CacheControl:
         """Count ``store`` in ``info()`` and empty it in ``clear()``; one store per name."""
         with self._lock:
             return self._stores.setdefault(name, store)
+
+    def flush(self) -> None:
+        """Wait until every attached store has written what it holds (writes run behind)."""
+        for store in list(self._stores.values()):
+            store.flush()
 
     def info(self) -> CacheInfo:
         stack = self._stack
@@ -444,6 +450,8 @@ class HttpStack:
         )
 
     def close(self) -> None:
+        """Finish the writes still under way, then close every session."""
+        self.cache.flush()
         with self._lock:
             sessions, self._sessions = self._sessions, []
         for session in sessions:

@@ -29,7 +29,8 @@ class Kit:
         return f"<Kit: {where} at {settings.trading_url}>"
 
     def chart(self, symbol: str, timeframe: str = "5Min", **options: Any) -> PriceChart:
-        """Candles and volume, with this account's open orders, fills and entry price."""
+        """Candles and volume that follow the account: its open orders (drag a line to
+        replace its order), fills, entry price and the last price."""
         from .ui import PriceChart
 
         return PriceChart(self.data, symbol, timeframe, orders=self.orders, **options)

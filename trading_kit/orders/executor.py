@@ -58,6 +58,7 @@ from .checks import (
     MarketContext,
     PreTradeChecks,
     Quote,
+    estimated_cost,
     run_checks,
 )
 from .frames import Account, Order
@@ -328,7 +329,14 @@ class Orders:
         time_in_force: str | None = None,
         client_order_id: str | None = None,
     ) -> Order:
-        """Replace an open order's qty, prices, trail or time in force; returns the new order."""
+        """Replace an open order's qty, prices, trail or time in force; returns the new order.
+
+        A replace is a new order in all but name, so the order as it would be after the
+        replace passes the same ``OrderSpec`` rules, pre-trade checks and risk rules as
+        :meth:`submit` before anything is sent, with the old order's hold on buying
+        power and shares released (the broker releases it too). An order that is
+        already final is left to the broker, which says why it cannot be replaced.
+        """
         body: dict[str, Any] = {}
         for name, value in (
             ("qty", qty),
@@ -363,6 +371,9 @@ class Orders:
             )
         body["client_order_id"] = new_id
         path = f"/v2/orders/{_segment(order_id)}"
+        current = self._call("GET", path, params={"nested": "true"})
+        if current.get("status") not in frames.TERMINAL_STATUSES:
+            self._check_replace(current, body)
         try:
             record = self._call("PATCH", path, json=body)
         except OrderExecutionError as failure:
@@ -375,6 +386,15 @@ class Orders:
         self.journal.observe([old], event="replaced")
         self.journal.submitted(record, self.journal.quote_of(order_id), event="replacement")
         return Order.from_json(record)
+
+    def _check_replace(self, current: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+        """The checks and risk rules of a new order, for ``current`` as ``body`` changes it."""
+        before, after = _spec_of(current), _spec_of(current, body)
+        context, state, _ = self._context(after)
+        context, state = _released(context, state, before, current.get("status"))
+        run_checks(after, context, self.checks)
+        if self.risk.any:
+            check_risk(after, self.risk, state)
 
     def cancel_order(self, order_id: str) -> Order:
         """Cancel one open order; returns it as the broker now reports it.
@@ -1057,6 +1077,52 @@ def _differences(body: Mapping[str, Any], record: Mapping[str, Any]) -> list[str
         if not same:
             differences.append(f"{name} ({asked} here, {has} at the broker)")
     return differences
+
+
+def _spec_of(record: Mapping[str, Any], changes: Mapping[str, Any] | None = None) -> OrderSpec:
+    """The broker's order as an ``OrderSpec`` (what is left of it), with a replace's changes.
+
+    Judged as a simple order: a replace changes this one order, not its bracket; the
+    broker keeps the quantity not yet filled unless ``qty`` is given, as Alpaca does.
+    """
+    changes = changes or {}
+    trail = "trail_percent" if record.get("trail_percent") not in (None, "") else "trail_price"
+    qty = record.get("qty")
+    if qty not in (None, ""):
+        qty = Decimal(str(qty)) - Decimal(str(record.get("filled_qty") or 0))
+    fields = {
+        "symbol": record.get("symbol"),
+        "side": record.get("side"),
+        "type": record.get("type"),
+        "time_in_force": changes.get("time_in_force", record.get("time_in_force")),
+        "extended_hours": bool(record.get("extended_hours")),
+        "qty": changes.get("qty", qty),
+        "notional": None if qty not in (None, "") else record.get("notional"),
+        "limit_price": changes.get("limit_price", record.get("limit_price")),
+        # A trailing stop's stop_price is where the trail stands now, not a field to send.
+        "stop_price": None
+        if record.get("type") == "trailing_stop"
+        else changes.get("stop_price", record.get("stop_price")),
+        trail: changes.get("trail", record.get(trail)),
+        "client_order_id": changes.get("client_order_id", record.get("client_order_id")),
+    }
+    return OrderSpec.from_dict({k: v for k, v in fields.items() if v not in (None, "")})
+
+
+def _released(
+    context: MarketContext, state: RiskState, old: OrderSpec, status: str | None
+) -> tuple[MarketContext, RiskState]:
+    """``context`` and ``state`` without the old order: its hold is released by the replace."""
+    changes: dict[str, Any] = {}
+    if status != "held":  # a bracket's waiting exits hold nothing yet
+        if old.side == "buy" and context.buying_power is not None:
+            cost = estimated_cost(old, context)
+            changes["buying_power"] = context.buying_power + (cost or Decimal(0))
+        if old.side == "sell" and old.qty is not None:
+            changes["qty_available"] = context.qty_available + old.qty
+    context = dataclasses.replace(context, **changes)
+    open_orders = max(state.open_orders - 1, 0)  # the old order leaves as the new one comes
+    return context, dataclasses.replace(state, market=context, open_orders=open_orders)
 
 
 def _entry(qty: Any, side: str, limit_price: Any, stop_price: Any) -> dict[str, Any]:
