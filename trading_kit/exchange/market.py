@@ -36,7 +36,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -786,7 +786,7 @@ def _quote_sides(price: np.ndarray, spread_ticks: np.ndarray) -> tuple[np.ndarra
     return to_ticks(price - below * tick), to_ticks(price + above * tick)
 
 
-def _quote(t: pd.Timestamp, row: pd.Series, venue: str, tape: str) -> dict:
+def _quote(t: pd.Timestamp, row: Mapping, venue: str, tape: str) -> dict:
     return {
         "t": t,
         "bid_price": float(row["bid_price"]),
@@ -800,7 +800,7 @@ def _quote(t: pd.Timestamp, row: pd.Series, venue: str, tape: str) -> dict:
     }
 
 
-def _trade(t: pd.Timestamp, row: pd.Series, venue: str, tape: str) -> dict:
+def _trade(t: pd.Timestamp, row: Mapping, venue: str, tape: str) -> dict:
     return {
         "t": t,
         "price": float(row["price"]),
@@ -840,6 +840,13 @@ class ReplayMarket:
             self.resolution = parse_timeframe(resolution)
         else:
             self.resolution = _infer_resolution(self._data)
+        # Worked out once, so that the price at an instant is one binary search: the
+        # engine asks it at every order and every account read of a replay.
+        self._venues: dict[str, tuple[str, str]] = {}
+        for symbol, data in self._data.items():
+            data["known"] = data["ns"] + self._step
+            data["bid"], data["ask"] = _quote_sides(data["close"], np.full(len(data["ns"]), 2.0))
+            self._venues[symbol] = VENUES[self.asset(symbol)["exchange"]]
 
     def __repr__(self) -> str:
         return f"ReplayMarket(symbols={self.symbols()!r}, resolution={self.resolution})"
@@ -870,28 +877,27 @@ class ReplayMarket:
         except KeyError:
             raise KeyError(f"unknown symbol {symbol!r}") from None
 
-    def _known_between(self, symbol: str, start: TimeLike, end: TimeLike) -> np.ndarray:
-        """Indices of bars whose close is known in [start, end)."""
-        known = self._series(symbol)["ns"] + self._step
-        lo = np.searchsorted(known, to_ns(start), side="left")
-        hi = np.searchsorted(known, to_ns(end), side="left")
-        return np.arange(lo, hi)
+    def _known_between(self, symbol: str, start: TimeLike, end: TimeLike) -> slice:
+        """The bars whose close is known in [start, end)."""
+        known = self._series(symbol)["known"]
+        lo = int(np.searchsorted(known, to_ns(start), side="left"))
+        hi = int(np.searchsorted(known, to_ns(end), side="left"))
+        return slice(lo, max(lo, hi))
 
     def ticks(self, symbol: str, start: TimeLike, end: TimeLike) -> pd.DataFrame:
         data = self._series(symbol)
         rows = self._known_between(symbol, start, end)
-        if len(rows) == 0:
+        n = rows.stop - rows.start
+        if n == 0:
             return empty_frame(TICK_COLUMNS)
-        price = data["close"][rows]
-        bid, ask = _quote_sides(price, np.full(len(rows), 2.0))
         return _frame(
-            data["ns"][rows] + self._step,
+            data["known"][rows],
             {
-                "price": price,
-                "bid_price": bid,
-                "ask_price": ask,
-                "bid_size": np.full(len(rows), 100.0),
-                "ask_size": np.full(len(rows), 100.0),
+                "price": data["close"][rows],
+                "bid_price": data["bid"][rows],
+                "ask_price": data["ask"][rows],
+                "bid_size": np.full(n, 100.0),
+                "ask_size": np.full(n, 100.0),
             },
         )
 
@@ -902,38 +908,42 @@ class ReplayMarket:
     def trades(self, symbol: str, start: TimeLike, end: TimeLike) -> pd.DataFrame:
         data = self._series(symbol)
         rows = self._known_between(symbol, start, end)
-        if len(rows) == 0:
+        if rows.stop == rows.start:
             return empty_frame(TRADE_COLUMNS)
         return _frame(
-            data["ns"][rows] + self._step,
+            data["known"][rows],
             {
                 "price": data["close"][rows],
                 "size": np.maximum(data["volume"][rows], 1.0),
-                "id": rows.astype(np.float64),
+                "id": np.arange(rows.start, rows.stop, dtype=np.float64),
             },
         )
 
     def _latest(self, symbol: str, t: TimeLike) -> int | None:
-        known = self._series(symbol)["ns"] + self._step
+        known = self._series(symbol)["known"]
         i = int(np.searchsorted(known, to_ns(t), side="right")) - 1
         return None if i < 0 else i
 
     def quote_at(self, symbol: str, t: TimeLike) -> dict | None:
         """The quote around the last close known at ``t``; None before the first bar ends."""
-        return self._at(symbol, t, self.quotes, _quote)
-
-    def trade_at(self, symbol: str, t: TimeLike) -> dict | None:
-        """The last close known at ``t`` as a trade; None before the first bar ends."""
-        return self._at(symbol, t, self.trades, _trade)
-
-    def _at(self, symbol: str, t: TimeLike, rows: Callable, record: Callable) -> dict | None:
         i = self._latest(symbol, t)
         if i is None:
             return None
-        known = int(self._series(symbol)["ns"][i]) + self._step
-        frame = rows(symbol, known, known + 1)
-        venue, tape = VENUES[self.asset(symbol)["exchange"]]
-        return record(frame.index[0], frame.iloc[0], venue, tape)
+        data = self._data[symbol]
+        venue, tape = self._venues[symbol]
+        row = {"bid_price": data["bid"][i], "ask_price": data["ask"][i]}
+        row["bid_size"] = row["ask_size"] = 100.0
+        return _quote(pd.Timestamp(int(data["known"][i]), tz="UTC"), row, venue, tape)
+
+    def trade_at(self, symbol: str, t: TimeLike) -> dict | None:
+        """The last close known at ``t`` as a trade; None before the first bar ends."""
+        i = self._latest(symbol, t)
+        if i is None:
+            return None
+        data = self._data[symbol]
+        venue, tape = self._venues[symbol]
+        row = {"price": data["close"][i], "size": max(data["volume"][i], 1.0), "id": i}
+        return _trade(pd.Timestamp(int(data["known"][i]), tz="UTC"), row, venue, tape)
 
     def bars(
         self,
