@@ -62,6 +62,8 @@ from .rules import create_private
 
 log = logging.getLogger("trading_kit")
 T = TypeVar("T")
+S = TypeVar("S", bound=requests.Session)
+Transport = Callable[[requests.PreparedRequest], requests.Response]  # in place of the network
 ServerError = MarketDataError | OrderExecutionError  # the errors a request can end in
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -92,6 +94,11 @@ class RetryingAdapter(HTTPAdapter):
     is the route's: one whose repeat would act again (a new order, closing a position)
     is repeated only when it surely never arrived (``routes.may_repeat``). The whole
     call, retries and backoff included, ends at ``settings.deadline``.
+
+    ``transport`` replaces the network: a callable that answers a prepared request
+    (``replay.transport.ASGITransport``, an exchange in this process). Nothing else
+    changes; there is no socket for the deadline's watchdog to shut, so an in-process
+    attempt runs to its end and the deadline bounds the retries around it.
     """
 
     def __init__(
@@ -99,10 +106,12 @@ class RetryingAdapter(HTTPAdapter):
         settings: Settings,
         limiter: RateLimiter,
         sleep: Callable[[float], None] = time.sleep,
+        transport: Transport | None = None,
     ) -> None:
         super().__init__(pool_connections=4, pool_maxsize=16)
         self.settings = settings
         self.limiter = limiter
+        self.transport = transport
         self._sleep = sleep
         self._backoff = wait_exponential(
             multiplier=settings.backoff_initial, max=settings.backoff_max
@@ -151,16 +160,20 @@ class RetryingAdapter(HTTPAdapter):
             min(self.settings.connect_timeout, remaining),
             min(self.settings.read_timeout, remaining),
         )
-        with watched(deadline) as watch:
-            try:
-                response = super().send(request, **kwargs)
-                body = response.content  # inside the attempt: a body cut short is retried
-            except requests.RequestException:
-                if watch.expired:
-                    raise DeadlineExceeded(
-                        f"no complete answer within the {deadline.seconds:g} s deadline"
-                    ) from None
-                raise
+        if self.transport is not None:
+            response = self.transport(request)
+            body = response.content
+        else:
+            with watched(deadline) as watch:
+                try:
+                    response = super().send(request, **kwargs)
+                    body = response.content  # inside the attempt: a body cut short is retried
+                except requests.RequestException:
+                    if watch.expired:
+                        raise DeadlineExceeded(
+                            f"no complete answer within the {deadline.seconds:g} s deadline"
+                        ) from None
+                    raise
         self.limiter.observe(response.headers)
         if response.status_code in RETRY_STATUSES:
             raise _RetryableStatus(response)
@@ -311,7 +324,7 @@ class CacheControl:
         path = Path(stack.settings.cache_path)
         on_disk = [p for p in path.parent.glob(path.name + "*") if p.is_file()]
         return CacheInfo(
-            path=str(path) if stack.cache_enabled else "(in memory: on-disk cache unusable)",
+            path=str(path) if stack.cache_enabled else _in_memory_reason(stack),
             entries=entries,
             size_bytes=sum(p.stat().st_size for p in on_disk) if stack.cache_enabled else 0,
             hits=stack.hits,
@@ -331,7 +344,13 @@ class CacheControl:
 
 
 class HttpStack:
-    """Sessions, limiter and cache policy shared by every client of one configuration."""
+    """Sessions, limiter and cache policy shared by every client of one configuration.
+
+    ``transport`` (a URL prefix and a :data:`Transport`) sends the requests under that
+    prefix in this process instead of over the network. Such a stack caches in memory
+    only: what an in-process exchange answers (a replay's own bars) must never be served
+    to another exchange that later sits at the same URL.
+    """
 
     def __init__(
         self,
@@ -340,8 +359,10 @@ class HttpStack:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        transport: tuple[str, Transport] | None = None,
     ) -> None:
         self.settings = settings
+        self.transport = transport
         self.ttl = ttl or cache_policy.CacheTTL()
         self.limiter = RateLimiter(
             settings.requests_per_minute, settings.rate_window_seconds, clock=clock, sleep=sleep
@@ -351,11 +372,11 @@ class HttpStack:
         self.memo = BodyMemo()
         self.hits = 0
         self.misses = 0
-        self.cache_enabled = True
+        self.cache_enabled = transport is None
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open_lock = threading.Lock()
-        self._sessions: list[CachedSession] = []
+        self._sessions: list[requests.Session] = []
         self._redact = tuple(DEFAULT_IGNORED_PARAMS) + CREDENTIAL_HEADERS
 
     def __repr__(self) -> str:
@@ -371,6 +392,19 @@ class HttpStack:
         if session is None:
             session = self._new_session()
             self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def direct_session(self) -> requests.Session:
+        """This thread's session for requests that are never cached (orders, the account).
+
+        The cache layer costs more per request than an in-process answer (keys, header
+        directives) and does nothing for them, so they skip it; the adapters are the same.
+        """
+        session = getattr(self._local, "direct", None)
+        if session is None:
+            session = self._local.direct = self._mount(requests.Session())
             with self._lock:
                 self._sessions.append(session)
         return session
@@ -392,10 +426,19 @@ class HttpStack:
             stale_if_error=True,
             cache_control=False,
         )
+        return self._mount(session)
+
+    def _mount(self, session: S) -> S:
+        """Our headers and adapters on ``session``."""
         session.headers.update(self.settings.auth_headers)
         adapter = RetryingAdapter(self.settings, self.limiter, self._sleep)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
+        if self.transport is not None:
+            prefix, transport = self.transport
+            in_process = RetryingAdapter(self.settings, self.limiter, self._sleep, transport)
+            session.mount(prefix, in_process)
+            session.trust_env = False  # no proxy, .netrc or CA bundle applies in process
         return session
 
     def _open_sqlite(self) -> SQLiteCache:
@@ -512,6 +555,9 @@ class HttpStack:
             return self._send(method, url, params=params, json=json, expire_after=expire)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        if kwargs["expire_after"] == DO_NOT_CACHE:  # nothing to read or write: no cache layer
+            del kwargs["expire_after"]
+            return self.direct_session().request(method, url, **kwargs)
         return self.session().request(method, url, **kwargs)
 
     def _failure_error(
@@ -540,6 +586,12 @@ class HttpStack:
             ),
             attempts=attempts,
         )
+
+
+def _in_memory_reason(stack: HttpStack) -> str:
+    if stack.transport is not None:
+        return "(in memory: an exchange in this process)"
+    return "(in memory: on-disk cache unusable)"
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
