@@ -1,8 +1,9 @@
 """trading_kit: Alpaca paper trading and market data for Jupyter research.
 
 The public surface is small: ``connect()`` for everything at once, ``MarketData`` for
-data, ``Orders``/``OrderSpec`` for paper orders, the settings, and one error tree. The
-notebook widgets live in ``trading_kit.ui`` (and on the ``Kit`` that ``connect`` returns).
+data, ``Orders``/``OrderSpec`` for paper orders, ``replay()`` for backtests through the
+same order path, the settings, and one error tree. The notebook widgets live in
+``trading_kit.ui`` (and on the ``Kit`` that ``connect`` returns).
 """
 
 from .config import Settings
@@ -16,11 +17,13 @@ from .errors import (
     OrderExecutionError,
     OrderValidationError,
     RateLimitError,
+    ReplayError,
     StaleDataWarning,
     TradingKitError,
 )
 from .kit import Kit, connect
 from .orders import Orders, OrderSpec
+from .replay import replay
 
 __all__ = [
     "TIMEFRAMES",
@@ -36,8 +39,10 @@ __all__ = [
     "OrderValidationError",
     "Orders",
     "RateLimitError",
+    "ReplayError",
     "Settings",
     "StaleDataWarning",
     "TradingKitError",
     "connect",
+    "replay",
 ]

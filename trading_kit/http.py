@@ -347,9 +347,10 @@ class HttpStack:
     """Sessions, limiter and cache policy shared by every client of one configuration.
 
     ``transport`` (a URL prefix and a :data:`Transport`) sends the requests under that
-    prefix in this process instead of over the network. Such a stack caches in memory
-    only: what an in-process exchange answers (a replay's own bars) must never be served
-    to another exchange that later sits at the same URL.
+    prefix in this process instead of over the network. Such a stack caches nothing:
+    the cache's lifetimes are wall-clock time, while a replay's exchange moves its own
+    clock a minute per step (a "latest" quote cached for seconds would be minutes old),
+    and its answers cost less than a cache lookup anyway.
     """
 
     def __init__(
@@ -492,7 +493,7 @@ class HttpStack:
         now = dt.datetime.now(dt.timezone.utc)
         expire = (
             cache_policy.expire_after(path, params or {}, now, self.ttl)
-            if use_cache
+            if use_cache and self.transport is None
             else DO_NOT_CACHE
         )
         # The failure is turned into our error outside the ``except`` block, so that
@@ -590,7 +591,7 @@ class HttpStack:
 
 def _in_memory_reason(stack: HttpStack) -> str:
     if stack.transport is not None:
-        return "(in memory: an exchange in this process)"
+        return "(nothing cached: an exchange in this process)"
     return "(in memory: on-disk cache unusable)"
 
 

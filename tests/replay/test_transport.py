@@ -171,7 +171,7 @@ def test_connect_to_an_exchange_that_is_served_nowhere(
     assert float(quote["ask_price"].iloc[0]) > float(quote["bid_price"].iloc[0])
     assert not kit.data.get_bars("AAPL", "1Hour", start="2024-03-04", end=SESSION_TIME).empty
     info = kit.data.cache.info()
-    assert "in this process" in info.path and info.size_bytes == 0
+    assert "nothing cached" in info.path and info.size_bytes == 0 and info.entries == 0
     assert not (tmp_path / "cache.sqlite").exists()  # the replay's answers stay in memory
 
 

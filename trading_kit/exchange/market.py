@@ -844,7 +844,7 @@ class ReplayMarket:
         # engine asks it at every order and every account read of a replay.
         self._venues: dict[str, tuple[str, str]] = {}
         for symbol, data in self._data.items():
-            data["known"] = data["ns"] + self._step
+            data["known"] = data["ns"] + self.step_ns
             data["bid"], data["ask"] = _quote_sides(data["close"], np.full(len(data["ns"]), 2.0))
             self._venues[symbol] = VENUES[self.asset(symbol)["exchange"]]
 
@@ -852,7 +852,9 @@ class ReplayMarket:
         return f"ReplayMarket(symbols={self.symbols()!r}, resolution={self.resolution})"
 
     @property
-    def _step(self) -> int:
+    def step_ns(self) -> int:
+        """How long after its start a bar's close is known: its length (a day for day and
+        coarser bars, whose close is known by the next midnight)."""
         return self.resolution.nominal_ns if not self.resolution.calendar_based else DAY_NS
 
     def symbols(self) -> list[str]:
@@ -869,7 +871,9 @@ class ReplayMarket:
         if data is None:
             return None
         ns = data["ns"]
-        return pd.Timestamp(int(ns[0]), tz="UTC"), pd.Timestamp(int(ns[-1]) + self._step, tz="UTC")
+        return pd.Timestamp(int(ns[0]), tz="UTC"), pd.Timestamp(
+            int(ns[-1]) + self.step_ns, tz="UTC"
+        )
 
     def _series(self, symbol: str) -> dict[str, np.ndarray]:
         try:
@@ -968,7 +972,7 @@ class ReplayMarket:
         data = self._series(symbol)
         start_ns = to_ns(start)
         lo = np.searchsorted(data["ns"], tf.floor_one(start), side="left")
-        hi = np.searchsorted(data["ns"] + self._step, to_ns(end), side="right")
+        hi = np.searchsorted(data["known"], to_ns(end), side="right")
         rows = np.arange(lo, max(lo, hi))
         if tf.calendar_based and not self.resolution.calendar_based:
             rows = rows[self.hours.regular_mask(data["ns"][rows])]

@@ -42,6 +42,7 @@ class ASGITransport:
     def __init__(self, app: ASGIApp, client: tuple[str, int] = ("127.0.0.1", 0)) -> None:
         self.app = app
         self.client = client
+        self.requests = 0  # answered so far: a replay's books change only through them
         self._local = threading.local()  # one event loop per calling thread
         self._builder = HTTPAdapter()  # only for ``build_response``: no pool is ever used
 
@@ -75,6 +76,7 @@ class ASGITransport:
             "extensions": {},
         }
         exchange = _Exchange(body)
+        self.requests += 1
         try:
             self._run(self.app(scope, exchange.receive, exchange.send))
         except Exception as failure:  # the app broke off; as uvicorn does, the answer is lost
