@@ -69,20 +69,28 @@ class Crossover:
                 kit.orders.close_position(symbol)
 
 
+def targets(bars: pd.DataFrame, symbol: str) -> pd.Series:
+    """The crossover's shares wanted after each bar of ``symbol`` closes, over the whole
+    column, with the strategy's own arithmetic (each window's numpy mean)."""
+    close = bars.xs(symbol, level="symbol")["close"]
+    values = close.to_numpy()
+    means = {}
+    for window in (FAST, SLOW):
+        means[window] = np.full(len(values), np.nan)
+        windows = np.lib.stride_tricks.sliding_window_view(values, window)
+        means[window][window - 1 :] = windows.mean(axis=1)
+    long = (means[FAST] > means[SLOW]) & ~flat_minutes(close.index)
+    return pd.Series(np.where(long, SHARES, 0), index=close.index)
+
+
 def expected_fills(bars: pd.DataFrame) -> pd.DataFrame:
-    """The crossover over whole columns: each change of target, at the close plus or
-    minus a tick (the replayed quote), one minute after the bar's start."""
+    """Each change of target, at the close plus or minus a tick (the replayed quote),
+    one minute after the bar's start."""
     rows = []
-    for symbol, group in bars.groupby(level="symbol"):
-        close = group["close"].droplevel("symbol")
-        values = close.to_numpy()
-        means = {}
-        for window in (FAST, SLOW):
-            means[window] = np.full(len(values), np.nan)
-            windows = np.lib.stride_tricks.sliding_window_view(values, window)
-            means[window][window - 1 :] = windows.mean(axis=1)
-        long = (means[FAST] > means[SLOW]) & ~flat_minutes(close.index)
-        change = np.diff(np.where(long, SHARES, 0), prepend=0)
+    for symbol in bars.index.unique(level="symbol"):
+        wanted = targets(bars, symbol)
+        close = bars.xs(symbol, level="symbol")["close"]
+        change = np.diff(wanted.to_numpy(), prepend=0)
         for i in np.flatnonzero(change):
             buy = change[i] > 0
             rows.append(
@@ -91,7 +99,7 @@ def expected_fills(bars: pd.DataFrame) -> pd.DataFrame:
                     symbol,
                     "buy" if buy else "sell",
                     float(abs(change[i])),
-                    round(values[i] + (0.01 if buy else -0.01), 2),
+                    round(close.iloc[i] + (0.01 if buy else -0.01), 2),
                 )
             )
     frame = pd.DataFrame(rows, columns=["time", "symbol", "side", "qty", "price"])
