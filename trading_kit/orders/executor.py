@@ -558,6 +558,8 @@ class Orders:
 
         Requests the journal recorded but never saw answered (the kernel stopped in
         between) are looked up by client order id first: found, they join the journal.
+        The orders since the oldest open one are read a page (500) at a time, each page
+        starting at the newest submission time of the one before.
         """
         try:
             self._settle_pending()
@@ -568,22 +570,32 @@ class Orders:
         if since is None:
             return
         after = since - pd.Timedelta(seconds=1)
-        try:
-            records = self._call(
-                "GET",
-                "/v2/orders",
-                params={
-                    "status": "all",
-                    "limit": MAX_LIST,
-                    "nested": "true",
-                    "direction": "asc",
-                    "after": rfc3339(after),
-                },
-            )
-        except TradingKitError as failure:
-            log.warning("trading_kit: journal not refreshed (%s); showing it as recorded.", failure)
-            return
-        self._observe(records)
+        seen: set[str] = set()
+        while True:
+            try:
+                records = self._call(
+                    "GET",
+                    "/v2/orders",
+                    params={
+                        "status": "all",
+                        "limit": MAX_LIST,
+                        "nested": "true",
+                        "direction": "asc",
+                        "after": rfc3339(after),
+                    },
+                )
+            except TradingKitError as failure:
+                log.warning(
+                    "trading_kit: journal not refreshed (%s); showing it as recorded.", failure
+                )
+                return
+            self._observe(records)
+            fresh = [r for r in records if r.get("id") not in seen]
+            seen.update(r.get("id") for r in records)
+            newest = frames.timestamp(records[-1].get("submitted_at")) if records else None
+            if len(records) < MAX_LIST or not fresh or newest is None:
+                return
+            after = newest - pd.Timedelta(1, "us")  # orders at that instant are read again
 
     def _settle_pending(self) -> None:
         for intent in self.journal.pending():
