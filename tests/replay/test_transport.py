@@ -196,3 +196,25 @@ def test_connect_refuses_an_exchange_and_a_url(sim_market: SimulatedMarket) -> N
         tk.connect(exchange=exchange, trading_url="http://127.0.0.1:8765")
     with pytest.raises(tk.ConfigError, match=r"exchange='nope' is not an exchange"):
         tk.connect(exchange="nope")
+
+
+def test_work_handed_to_the_loops_executor_runs_on_the_calling_thread() -> None:
+    """A route that runs its work in ``run_in_executor`` (as a server does, to keep its
+    loop answering) runs it on the caller's thread in process: no worker thread to wake."""
+    import threading
+
+    threads: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        loop = asyncio.get_running_loop()
+        name = await loop.run_in_executor(None, lambda: threading.current_thread().name)
+        threads.append(name)
+        body = b'{"ok": true}'
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    transport = ASGITransport(app)
+    request = requests.Request("GET", "http://127.0.0.1:1/v2/clock").prepare()
+    for _ in range(3):
+        assert transport(request).json() == {"ok": True}
+    assert threads == [threading.current_thread().name] * 3
