@@ -41,6 +41,7 @@ bench: setup  ## benchmarks against alpaca-py's own path, same run
 	$(PY) bench/bench_assets.py
 	$(PY) bench/bench_tearsheet.py
 	$(PY) bench/bench_exchange_load.py
+	$(PY) bench/bench_replay.py  # its anchor needs `pip install backtrader` (not a dependency)
 
 lint: setup
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
