@@ -18,7 +18,9 @@ wait for the next open), acted on when a bar has closed. Three engines, one run:
   (the exchange still enforces every rule).
 
 Fills are compared: the replay's against the floor's (time, side, price) and against
-backtrader's (time, side). Reported: bars per second (symbol-bars for ten symbols) and
+backtrader's (time, side). First, what the in-process transport alone saves: notebook
+04's old loop (clock step, orders, ``get_account`` every minute) with its requests in
+process and over loopback HTTP. Reported: bars per second (symbol-bars for ten symbols) and
 the ratio to backtrader. Targets: one symbol at least as fast as backtrader; ten
 symbols at no less than a tenth of that per symbol-bar. ``--profile`` shows where the
 replay's time goes (pyinstrument).
@@ -27,15 +29,24 @@ replay's time goes (pyinstrument).
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 import trading_kit as tk
-from trading_kit.exchange import MarketHours, SimulatedMarket
+from trading_kit.exchange import (
+    Exchange,
+    ManualClock,
+    MarketHours,
+    ReplayMarket,
+    SimulatedMarket,
+    start_exchange,
+)
 from trading_kit.replay import ReplayResult, Step
 from trading_kit.rules import NEW_YORK
 
@@ -226,12 +237,52 @@ def compare(bars: pd.DataFrame, label: str, profile: bool) -> float:
     return count / replay_s
 
 
+def transport_speedup(days: int) -> None:
+    """The same loop (notebook 04's: set the clock, trade towards the target) with its
+    requests in process and over loopback HTTP: what the transport alone saves."""
+    bars = regular_minutes(BASKET[:1], days)
+    wanted = targets(bars["close"].droplevel("symbol"))
+    first = bars.index.get_level_values("timestamp")[0]
+    seconds = {}
+    for how in ("in process", "loopback HTTP"):
+        exchange = Exchange(ReplayMarket(bars), ManualClock(first), partial_fills=False)
+        running = start_exchange(exchange) if how == "loopback HTTP" else None
+        with tempfile.TemporaryDirectory() as scratch:
+            where = (
+                {"exchange": exchange}
+                if running is None
+                else {"trading_url": running.url, "data_url": running.url}
+            )
+            kit = tk.connect(checks=False, cache_path=Path(scratch) / "c.sqlite", **where)
+            began, held = time.perf_counter(), 0
+            for start, target in wanted.items():
+                exchange.set_time(start + pd.Timedelta("1min"))
+                if target > held:
+                    kit.orders.place_order(BASKET[0], qty=target - held, side="buy")
+                elif target < held:
+                    kit.orders.close_position(BASKET[0])
+                held = target
+                kit.orders.get_account()  # notebook 04 read the equity every minute
+            seconds[how] = time.perf_counter() - began
+        if running is not None:
+            running.stop()
+    print(f"\nnotebook 04's loop, {len(bars):,} bars, get_account every minute:")
+    for how, spent in seconds.items():
+        print(f"  {how:<14} {len(bars) / spent:>8,.0f} bars/s")
+    print(f"  in process: {seconds['loopback HTTP'] / seconds['in process']:.1f}x faster")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=365, help="calendar days of bars")
     parser.add_argument("--symbols", type=int, default=10, help="the basket's size (0: skip)")
     parser.add_argument("--profile", action="store_true", help="profile the replays")
+    parser.add_argument(
+        "--http-days", type=int, default=5, help="days for the loopback comparison (0: skip)"
+    )
     args = parser.parse_args()
+    if args.http_days:
+        transport_speedup(args.http_days)
     one = compare(regular_minutes(BASKET[:1], args.days), "one symbol", args.profile)
     if args.symbols:
         basket = regular_minutes(BASKET[: args.symbols], args.days)
