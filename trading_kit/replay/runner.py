@@ -120,7 +120,8 @@ def _run(
 
     symbols, histories = tape.symbols, tape.histories
     counts = tape.counts.tolist()
-    closing = [np.flatnonzero(row).tolist() for row in tape.closes]
+    everyone = list(range(len(symbols)))
+    full = tape.closes.all(axis=1).tolist()  # every symbol has a bar: the usual step
     ends = (tape.steps + step_ns).tolist()
     total = len(ends)
     every = max(1, total // PROGRESS_UPDATES)
@@ -136,7 +137,7 @@ def _run(
             for history, count in zip(histories.values(), counts[k], strict=True):
                 history._size = count
             closed = {}
-            for j in closing[k]:
+            for j in everyone if full[k] else np.flatnonzero(tape.closes[k]).tolist():
                 symbol = symbols[j]
                 history = histories[symbol]
                 closed[symbol] = Bar(history, history._size - 1, positions.get(symbol, 0.0))
