@@ -58,8 +58,8 @@ from . import cache_policy, routes
 from .config import Settings
 from .deadline import Deadline, DeadlineExceeded, watched, watched_pools
 from .errors import CacheWarning, MarketDataError, OrderExecutionError, RateLimitError
+from .private_files import create_private
 from .rate_limit import RateLimiter, RateLimitStatus
-from .rules import create_private
 
 log = logging.getLogger("trading_kit")
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""Conventions both sides share: the price tick, the ticker, UTC, RFC 3339, New York, files.
+"""Market conventions both sides share: the price tick, the ticker, UTC, RFC 3339, New York.
 
 The client (order validation, the widgets, the data client) and the local exchange each
 need these rules, and a rule written twice drifts. This module is the one place; it
@@ -8,7 +8,6 @@ imports neither side, only the standard library, numpy and pandas.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -120,14 +119,3 @@ def rfc3339(value: dt.datetime | None) -> str | None:
     if isinstance(value, pd.Timestamp):
         value = value.tz_convert("UTC").to_pydatetime(warn=False)
     return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-# -- files ----------------------------------------------------------------------------
-def create_private(path: str | os.PathLike[str]) -> None:
-    """Create ``path`` (if missing) readable and writable by its owner only (0600).
-
-    The HTTP cache, the order journal and the exchange's state hold account data, so
-    each is created private before SQLite opens it; SQLite gives its ``-wal`` and
-    ``-shm`` files the same mode as the database.
-    """
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..rules import create_private
+from ..private_files import create_private
 
 try:
     import fcntl

@@ -35,7 +35,7 @@ import orjson
 import pandas as pd
 
 from ..errors import JournalError
-from ..rules import create_private
+from ..private_files import create_private
 from . import frames
 
 SCHEMA = """
