@@ -272,6 +272,43 @@ def transport_speedup(days: int) -> None:
     print(f"  in process: {seconds['loopback HTTP'] / seconds['in process']:.1f}x faster")
 
 
+class WithResting(Crossover):
+    """The crossover on the first symbol (or nothing, ``trading=False``) after ``count``
+    limit buys of the second at $1, far below its market, placed at the first step:
+    they rest for the whole replay."""
+
+    def __init__(self, flat: dict[str, np.ndarray], count: int, trading: bool) -> None:
+        super().__init__(flat)
+        self.count, self.trading, self.since = count, trading, 0.0
+
+    def on_bar(self, step: Step, kit: tk.Kit) -> None:
+        if not self.since:
+            for _ in range(self.count):
+                kit.orders.place_order(BASKET[1], qty=1, side="buy", type="limit", limit_price=1)
+            self.since = time.process_time()
+        elif self.trading:
+            super().on_bar(step, kit)
+
+
+def resting_orders_cost(counts: tuple[int, ...] = (0, 1_000, 4_000)) -> None:
+    """CPU per step (nothing traded) and per order of the crossover, with 0 to 4,000
+    resting orders: neither may grow with them."""
+    bars = regular_minutes(BASKET[:2], 2)
+    flat = {BASKET[0]: flat_minutes(bars.xs(BASKET[0], level="symbol").index)}
+    flat[BASKET[1]] = np.ones(len(flat[BASKET[0]]), dtype=bool)  # never traded
+    print(f"\nresting orders, {len(bars)} bars of two symbols (CPU microseconds):")
+    print(f"{'resting':>9}{'per step':>11}{'per order':>11}")
+    for count in counts:
+        cpu = {}
+        for trading in (False, True):
+            strategy = WithResting(flat, count, trading)
+            result = tk.replay(bars, strategy, checks=False, progress=False)
+            cpu[trading] = time.process_time() - strategy.since
+        per_step = cpu[False] / (result.steps - 1)
+        per_order = (cpu[True] - cpu[False]) / max(len(result.fills), 1)
+        print(f"{count:>9,}{per_step * 1e6:>11,.0f}{per_order * 1e6:>11,.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=365, help="calendar days of bars")
@@ -280,9 +317,12 @@ def main() -> None:
     parser.add_argument(
         "--http-days", type=int, default=5, help="days for the loopback comparison (0: skip)"
     )
+    parser.add_argument("--no-resting", action="store_true", help="skip the resting-orders run")
     args = parser.parse_args()
     if args.http_days:
         transport_speedup(args.http_days)
+    if not args.no_resting:
+        resting_orders_cost()
     one = compare(regular_minutes(BASKET[:1], args.days), "one symbol", args.profile)
     if args.symbols:
         basket = regular_minutes(BASKET[: args.symbols], args.days)
