@@ -257,7 +257,6 @@ class Journal:
                     "INSERT INTO events (order_id, event, status, at) VALUES (?, ?, ?, ?)",
                     (row["id"], event if parent is None else "leg", row.get("status"), now),
                 )
-            self._observe(db, [order], now)
             db.execute(
                 "UPDATE intents SET outcome = 'placed', order_id = ? WHERE client_order_id = ?",
                 (order["id"], order["client_order_id"]),
