@@ -8,15 +8,15 @@ retries, answer checks, cache policy, our errors) is the HTTP stack's and everyt
 below it (routes, auth, JSON, Alpaca's errors) is the exchange's, both unchanged, so an
 answer is byte for byte the one loopback HTTP would have carried.
 
-Why there is no thread hop, and mostly no event loop turn, per call: the transport runs
+Why there is no thread hop and, mostly, no event loop turn per call: the transport runs
 the app's coroutine once with its own event loop set as the thread's running loop, and a
 route whose work is inline finishes right there. A route that hands its work to the
-loop's executor (so that a server's event loop keeps answering other connections) gets
-an executor that runs it at once on the calling thread: nobody else is waiting on this
-loop, and waking a worker thread costs more than most requests on a busy machine. Such
-a route, or one that really waits (a page of history in anyio's worker threads), is
-finished on the transport's loop. Inside Jupyter, whose kernel loop runs on the same
-thread, the kernel's loop is set aside for the call and put back after it.
+loop's default executor (so that a server's event loop keeps answering other
+connections) has it run at once on the calling thread: nobody else is waiting on this
+loop, and waking a worker thread costs more than most requests on a busy machine. Only a
+route that really waits (a page of history in anyio's worker threads) is finished on the
+transport's loop. Inside Jupyter, whose kernel loop runs on the same thread, the
+kernel's loop is set aside for the call and put back after it.
 
 It imports nothing from the exchange: it speaks ASGI to whatever app it is given.
 """
@@ -28,7 +28,6 @@ import io
 import threading
 import types
 from collections.abc import Callable, Coroutine, Generator
-from concurrent.futures import Future, ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -99,8 +98,7 @@ class ASGITransport:
         """Run the app's coroutine to its end on this thread's loop, inline when it allows."""
         loop = getattr(self._local, "loop", None)
         if loop is None:
-            loop = self._local.loop = asyncio.new_event_loop()
-            loop.set_default_executor(_CallingThread())
+            loop = self._local.loop = _InlineLoop()
         outer = asyncio._get_running_loop()  # the kernel's loop in Jupyter, else None
         asyncio._set_running_loop(loop)
         try:
@@ -136,18 +134,20 @@ class ASGITransport:
             loop.close()
 
 
-class _CallingThread(ThreadPoolExecutor):
-    """``loop.run_in_executor(None, f)`` on the transport's loop: ``f`` runs right away,
-    on the thread that made the request (asyncio accepts only a ThreadPoolExecutor)."""
+class _InlineLoop(asyncio.SelectorEventLoop):
+    """The transport's event loop: ``run_in_executor(None, f)`` runs ``f`` right away on
+    the thread that made the request and returns a finished future, so awaiting it does
+    not even pause the route."""
 
-    def __init__(self) -> None:
-        super().__init__(max_workers=1)  # never started: ``submit`` does not queue
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        done: Future[Any] = Future()
+    def run_in_executor(
+        self, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
+        if executor is not None:  # a route's own executor: as it asked
+            return super().run_in_executor(executor, func, *args)
+        done = self.create_future()
         try:
-            done.set_result(fn(*args, **kwargs))
-        except BaseException as failure:  # handed to the awaiting route, as a thread would
+            done.set_result(func(*args))
+        except Exception as failure:  # handed to the awaiting route, as a thread would
             done.set_exception(failure)
         return done
 
