@@ -37,6 +37,7 @@ lab: setup  ## JupyterLab on the notebooks, 127.0.0.1 only
 
 bench: setup  ## benchmarks against alpaca-py's own path, same run
 	$(PY) bench/bench_market_data.py
+	$(PY) bench/bench_bulk_download.py
 	$(PY) bench/bench_exchange.py
 	$(PY) bench/bench_assets.py
 	$(PY) bench/bench_tearsheet.py

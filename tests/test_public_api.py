@@ -14,10 +14,12 @@ def test_public_names() -> None:
         "AnalyticsError",
         "CacheWarning",
         "ConfigError",
+        "DatasetError",
         "JournalError",
         "Kit",
         "MarketData",
         "MarketDataError",
+        "MissingDataWarning",
         "OrderExecutionError",
         "OrderSpec",
         "OrderValidationError",
@@ -28,6 +30,7 @@ def test_public_names() -> None:
         "StaleDataWarning",
         "TradingKitError",
         "connect",
+        "open_dataset",
         "replay",
     ]
     assert all(hasattr(tk, name) for name in tk.__all__)
@@ -36,6 +39,7 @@ def test_public_names() -> None:
 def test_every_error_is_a_trading_kit_error() -> None:
     for error in (
         tk.ConfigError,
+        tk.DatasetError,
         tk.MarketDataError,
         tk.RateLimitError,
         tk.OrderValidationError,

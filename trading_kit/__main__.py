@@ -2,6 +2,9 @@
 
 python -m trading_kit serve [--port N] [--db PATH] [--clock realtime|manual] [--key K --secret S]
 python -m trading_kit cache info|clear
+python -m trading_kit download PATH [SYMBOL ...] [--symbols-file F] [--timeframe 1Min]
+                                    [--start D] [--end D] [--adjustment raw] [--feed iex]
+python -m trading_kit download PATH                  (bring an existing dataset up to date)
 """
 
 from __future__ import annotations
@@ -64,14 +67,17 @@ def _fail(problem: object) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    """Inspect or empty the HTTP cache file (the one ``TRADING_KIT_CACHE`` points at)."""
+    """Inspect or empty the HTTP cache file (the one ``TRADING_KIT_CACHE`` points at) and
+    the decoded bar history beside it."""
     from trading_kit.config import Settings
+    from trading_kit.data.history_cache import HistoryCache, history_root
     from trading_kit.http import HttpStack
 
     # The cache file does not depend on the server: any loopback URL resolves its path.
     loopback = "http://127.0.0.1"
     settings = Settings.from_env(trading_url=loopback, data_url=loopback, cache_path=args.path)
     stack = HttpStack(settings)
+    stack.cache.attach("bars", HistoryCache(history_root(settings.cache_path)))
     try:
         if args.action == "clear":
             stack.cache.clear()
@@ -80,6 +86,50 @@ def _cache(args: argparse.Namespace) -> int:
             print(stack.cache.info())
     finally:
         stack.close()
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    """``MarketData.download`` from a terminal or a scheduler: same options, same dataset."""
+    from trading_kit import MarketData, TradingKitError
+
+    symbols = list(args.symbols)
+    try:
+        if args.symbols_file:
+            with open(args.symbols_file, encoding="utf-8") as listing:
+                symbols += [w for line in listing for w in line.replace(",", " ").split()]
+    except OSError as problem:
+        print(
+            f"error: cannot read --symbols-file {args.symbols_file}: {problem.strerror}",
+            file=sys.stderr,
+        )
+        return 2
+    limits: dict = {}
+    if args.rate_limit is not None:
+        limits["requests_per_minute"] = args.rate_limit
+    if args.rate_window is not None:
+        limits["rate_window_seconds"] = args.rate_window
+    try:
+        # The download needs only the data API: a data URL alone is enough.
+        md = MarketData(data_url=args.data_url, trading_url=args.data_url, **limits)
+        report = md.download(
+            symbols or None,
+            args.timeframe,
+            args.start,
+            args.end,
+            args.path,
+            adjustment=args.adjustment,
+            feed=args.feed,
+            workers=args.workers,
+            progress=not args.no_progress,
+        )
+    except TradingKitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to continue", file=sys.stderr)
+        return 130
+    print(report)
     return 0
 
 
@@ -113,6 +163,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--path", default=None, help="cache file (default: TRADING_KIT_CACHE or the user cache dir)"
     )
     cache.set_defaults(handler=_cache)
+    download = commands.add_parser(
+        "download",
+        help="download bars of many symbols into a Parquet dataset (resumable; again = update)",
+    )
+    download.add_argument("path", help="the dataset directory")
+    download.add_argument("symbols", nargs="*", help="tickers (default: the dataset's own)")
+    download.add_argument("--symbols-file", help="a file of tickers, by whitespace or commas")
+    download.add_argument("--timeframe", help="1Min … 1Month (default: the dataset's)")
+    download.add_argument("--start", help="first day or time (default: the dataset's)")
+    download.add_argument("--end", help="last day or time, inclusive (default: now)")
+    download.add_argument("--adjustment", help="raw, split, dividend or all (default raw)")
+    download.add_argument("--feed", help="sip, iex … (default: the account's)")
+    download.add_argument("--workers", type=int, default=4, help="requests at once (default 4)")
+    download.add_argument("--no-progress", action="store_true", help="no progress bar")
+    download.add_argument(
+        "--data-url", default=None, help="data API (default: ALPACA_DATA_URL, Alpaca, or local)"
+    )
+    download.add_argument("--rate-limit", type=int, help="requests per window (default 200)")
+    download.add_argument("--rate-window", type=float, help="window in seconds (default 60)")
+    download.set_defaults(handler=_download)
     return parser
 
 

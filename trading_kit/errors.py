@@ -4,6 +4,7 @@
      ├── ConfigError             keys, URLs, the paper-only rule, cache path
      ├── MarketDataError         bad data request, or the data API said no
      │    └── RateLimitError     still throttled after every retry
+     ├── DatasetError            a bar dataset on disk cannot be written or read as asked
      ├── OrderValidationError    an order rejected locally; nothing was sent
      ├── OrderExecutionError     the broker (Alpaca or the local exchange) said no
      ├── JournalError            the order journal cannot be opened or written
@@ -48,6 +49,16 @@ class MarketDataError(TradingKitError):
 
 class RateLimitError(MarketDataError):
     """The server kept answering 429 after every retry; wait and try again."""
+
+
+class DatasetError(TradingKitError):
+    """A bar dataset (``MarketData.download``, ``open_dataset``) cannot be used as asked:
+    other parameters than it holds, an unwritable path, a full disk, another writer.
+    Whatever was recorded before the error is intact."""
+
+
+class MissingDataWarning(UserWarning):
+    """Some symbols returned no bars (unknown to the data API, or no trading in the range)."""
 
 
 class OrderValidationError(TradingKitError):

@@ -36,7 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import orjson
@@ -153,28 +153,29 @@ class RetryingAdapter(HTTPAdapter):
         answer: routes.Answer,
         **kwargs: Any,
     ) -> requests.Response:
-        deadline.extend(self.limiter.acquire())
-        remaining = deadline.remaining()
-        if remaining <= 0:
-            raise DeadlineExceeded(f"no time left of the {deadline.seconds:g} s deadline")
-        kwargs["timeout"] = (
-            min(self.settings.connect_timeout, remaining),
-            min(self.settings.read_timeout, remaining),
-        )
-        if self.transport is not None:
-            response = self.transport(request)
-            body = response.content
-        else:
-            with watched(deadline) as watch:
-                try:
-                    response = super().send(request, **kwargs)
-                    body = response.content  # inside the attempt: a body cut short is retried
-                except requests.RequestException:
-                    if watch.expired:
-                        raise DeadlineExceeded(
-                            f"no complete answer within the {deadline.seconds:g} s deadline"
-                        ) from None
-                    raise
+        with self.limiter.hold() as waited:  # counted until a window after the answer
+            deadline.extend(waited)
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                raise DeadlineExceeded(f"no time left of the {deadline.seconds:g} s deadline")
+            kwargs["timeout"] = (
+                min(self.settings.connect_timeout, remaining),
+                min(self.settings.read_timeout, remaining),
+            )
+            if self.transport is not None:
+                response = self.transport(request)
+                body = response.content
+            else:
+                with watched(deadline) as watch:
+                    try:
+                        response = super().send(request, **kwargs)
+                        body = response.content  # in the attempt: a body cut short is retried
+                    except requests.RequestException:
+                        if watch.expired:
+                            raise DeadlineExceeded(
+                                f"no complete answer within the {deadline.seconds:g} s deadline"
+                            ) from None
+                        raise
         self.limiter.observe(response.headers)
         if response.status_code in RETRY_STATUSES:
             raise _RetryableStatus(response)
@@ -310,11 +311,26 @@ class CacheInfo:
         )
 
 
+class CacheStore(Protocol):
+    """Another store of cached data beside the responses (e.g. decoded bar history)."""
+
+    def entries(self) -> int: ...
+    def size_bytes(self) -> int: ...
+    def clear(self) -> None: ...
+
+
 class CacheControl:
-    """``md.cache``: look at and empty the response cache."""
+    """``md.cache``: look at and empty the response cache and the stores attached to it."""
 
     def __init__(self, stack: HttpStack) -> None:
         self._stack = stack
+        self._stores: dict[str, CacheStore] = {}
+        self._lock = threading.Lock()
+
+    def attach(self, name: str, store: CacheStore) -> CacheStore:
+        """Count ``store`` in ``info()`` and empty it in ``clear()``; one store per name."""
+        with self._lock:
+            return self._stores.setdefault(name, store)
 
     def info(self) -> CacheInfo:
         stack = self._stack
@@ -324,10 +340,12 @@ class CacheControl:
             entries = 0
         path = Path(stack.settings.cache_path)
         on_disk = [p for p in path.parent.glob(path.name + "*") if p.is_file()]
+        stores = list(self._stores.values())
         return CacheInfo(
             path=str(path) if stack.cache_enabled else _in_memory_reason(stack),
-            entries=entries,
-            size_bytes=sum(p.stat().st_size for p in on_disk) if stack.cache_enabled else 0,
+            entries=entries + sum(s.entries() for s in stores),
+            size_bytes=(sum(p.stat().st_size for p in on_disk) if stack.cache_enabled else 0)
+            + sum(s.size_bytes() for s in stores),
             hits=stack.hits,
             misses=stack.misses,
             enabled=stack.cache_enabled,
@@ -335,8 +353,11 @@ class CacheControl:
         )
 
     def clear(self) -> None:
-        """Delete every cached response (the file stays, empty) and reset the counters."""
+        """Delete every cached response (the file stays, empty), every attached store's
+        data, and reset the counters."""
         self._stack.session().cache.clear()
+        for store in list(self._stores.values()):
+            store.clear()
         self._stack.memo.clear()
         self._stack.reset_counters()
 
@@ -481,6 +502,12 @@ class HttpStack:
     def reset_counters(self) -> None:
         with self._lock:
             self.hits = self.misses = 0
+
+    def count(self, *, hits: int = 0, misses: int = 0) -> None:
+        """Count answers a store beside the HTTP cache gave (hits) or had to fetch (misses)."""
+        with self._lock:
+            self.hits += hits
+            self.misses += misses
 
     # -- requests ---------------------------------------------------------------------
     def request(

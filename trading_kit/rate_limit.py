@@ -5,6 +5,11 @@ Alpaca allows 200 requests a minute per account. The limiter sits below the cach
 server's own ``X-RateLimit-*`` headers: when the server says the budget is spent,
 every thread waits for the server's reset time, whatever the local count says.
 
+A request counts from the moment it is sent until one window after its answer came
+back (``hold()``): the server counts it when it arrives, which is somewhere in between,
+so the budget as the server sees it is never exceeded by our own pace, however long
+the request took or however requests from many threads overtook each other on the way.
+
 Written by hand rather than taken from pyrate-limiter because it has to merge the
 server's view into its own and report the budget left (``status()``), which no
 limiter library exposes; it is one lock and one deque. The clock and the sleep are
@@ -16,7 +21,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -60,9 +66,36 @@ class RateLimiter:
         self._server_blocked_until = 0.0
         self._server_limit: int | None = None
         self._server_remaining: int | None = None
+        self._quiet = True  # nothing sent in the window: the next answer tells the server's count
 
     def acquire(self) -> float:
         """Block until a request may be sent, then count it; returns seconds waited."""
+        return self._take()[1]
+
+    @contextmanager
+    def hold(self) -> Iterator[float]:
+        """Count a request while it is under way and from its answer on: wrap the send."""
+        sent_at, waited = self._take()
+        try:
+            yield waited
+        finally:
+            with self._lock:  # move its count from the send to the answer
+                self._forget_one(sent_at)  # gone if already older than the window
+                self._sent.append(self._clock())
+
+    def _forget_one(self, sent_at: float) -> None:
+        """Drop one count made at ``sent_at``. The counts are in time order and a request
+        in flight was counted among the newest, so it is looked for from that end: the
+        search stays short however many counts a fast in-process client has made."""
+        sent = self._sent
+        for back, when in enumerate(reversed(sent)):
+            if when == sent_at:
+                del sent[len(sent) - 1 - back]
+                return
+            if when < sent_at:
+                return
+
+    def _take(self) -> tuple[float, float]:
         started = self._clock()
         while True:
             with self._lock:
@@ -73,11 +106,18 @@ class RateLimiter:
                     wait = self._sent[0] + self.window - now
                 if wait <= 0:
                     self._sent.append(now)
-                    return now - started
+                    return now, now - started
             self._sleep(wait)
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Take in the server's ``X-RateLimit-*`` headers from a response."""
+        """Take in the server's ``X-RateLimit-*`` headers from a response.
+
+        The first answer after a quiet window says how much of the budget the server had
+        already counted: what another process on the account (or this one before a
+        restart) used is counted here too, as if sent now, so it is not spent twice.
+        (Our other requests under way then may be counted twice: a few, erring on the
+        safe side.)
+        """
         try:
             limit = headers.get("X-RateLimit-Limit")
             remaining = headers.get("X-RateLimit-Remaining")
@@ -87,6 +127,10 @@ class RateLimiter:
                     self._server_limit = int(limit)
                 if remaining is not None:
                     self._server_remaining = int(remaining)
+                    if self._quiet and int(remaining) > 0:
+                        used_elsewhere = (self._server_limit or self.limit) - int(remaining) - 1
+                        self._sent.extend([self._clock()] * max(used_elsewhere, 0))
+                    self._quiet = False
                 if remaining is not None and int(remaining) <= 0 and reset is not None:
                     delay = max(float(reset) - self._wall_clock(), 0.0)
                     self._server_blocked_until = self._clock() + min(delay, self.window)
@@ -121,3 +165,4 @@ class RateLimiter:
     def _forget_before(self, horizon: float) -> None:
         while self._sent and self._sent[0] <= horizon:
             self._sent.popleft()
+            self._quiet = not self._sent

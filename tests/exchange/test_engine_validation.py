@@ -43,17 +43,52 @@ SHAPE_RULES = [
     (order(qty="ten"), 422, 40010001, "invalid qty"),
     (order(qty=None), 422, 40010001, "qty or notional is required"),
     (order(qty=1.5, time_in_force="gtc"), 422, 42210000, "fractional orders must be DAY orders"),
+    # Alpaca: "Only limit day orders will be accepted as extended hours eligible", with the
+    # message Alpaca answers (422, 40010001)
     (
         order(extended_hours=True),
         422,
-        42210000,
-        "extended hours order must be DAY or GTC limit orders",
+        40010001,
+        'only type="limit" is allowed for extended hours orders',
     ),
     (
         order(type="limit", limit_price=100, extended_hours=True, time_in_force="ioc"),
         422,
+        40010001,
+        'only time_in_force="day" is allowed for extended hours orders',
+    ),
+    (
+        order(type="limit", limit_price=100, extended_hours=True, time_in_force="gtc"),
+        422,
+        40010001,
+        'only time_in_force="day" is allowed for extended hours orders',
+    ),
+    # Alpaca's bracket orders: "Extended hours are not supported"
+    (
+        order(
+            type="limit",
+            limit_price=100,
+            extended_hours=True,
+            order_class="bracket",
+            take_profit={"limit_price": 110},
+            stop_loss={"stop_price": 90},
+        ),
+        422,
         42210000,
-        "extended hours order must be DAY or GTC limit orders",
+        "extended hours are not supported for bracket orders",
+    ),
+    # Alpaca: opg and cls are used "with a market/limit order type"
+    (
+        order(type="stop", stop_price=100, time_in_force="opg"),
+        422,
+        42210000,
+        "opg orders must be market or limit orders",
+    ),
+    (
+        order(type="stop_limit", stop_price=100, limit_price=100, time_in_force="cls"),
+        422,
+        42210000,
+        "cls orders must be market or limit orders",
     ),
     (
         order(order_class="bracket", stop_loss={"stop_price": 1}),
@@ -191,12 +226,20 @@ def test_fractional_qty_on_a_non_fractionable_asset(manual_clock) -> None:
 
 
 def test_unknown_order_is_404(exchange: Exchange) -> None:
-    error = rejected(exchange, exchange.engine.cancel, "no-such-id")
+    missing = "00000000-0000-0000-0000-000000000000"
+    error = rejected(exchange, exchange.engine.cancel, missing)
     assert (error.status, error.code, error.message) == (
         404,
         40410000,
-        "order not found for no-such-id",
+        f"order not found for {missing}",
     )
+
+
+def test_malformed_order_id_is_422(exchange: Exchange) -> None:
+    """Alpaca answers an order id that is not a UUID with 422 40010001, not 404."""
+    for operation in (exchange.engine.cancel, exchange.engine.get_order):
+        error = rejected(exchange, operation, "no-such-id")
+        assert (error.status, error.code, error.message) == (422, 40010001, "order_id is missing")
 
 
 def test_position_that_does_not_exist_is_404(exchange: Exchange) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -32,6 +34,17 @@ CONTEXT = MarketContext(
 ALL = PreTradeChecks()
 
 
+OCO = {"type": "limit", "take_profit_limit_price": 160, "stop_loss_stop_price": 140}
+OCO_BUY = {"type": "limit", "take_profit_limit_price": 140, "stop_loss_stop_price": 160}
+
+
+def ny(hour: int, minute: int) -> dt.datetime:
+    return dt.datetime(2024, 3, 5, hour, minute, tzinfo=ZoneInfo("America/New_York"))
+
+
+SESSION = (ny(9, 30), ny(16, 0))
+
+
 def spec(**changes: object) -> OrderSpec:
     return OrderSpec.from_dict({"symbol": "AAPL", "side": "buy", "qty": 10, **changes})
 
@@ -55,7 +68,22 @@ FAILS = [
         "needs $10,000.00 (notional), buying power is $9,870.12",
     ),
     (spec(qty=65), {}, "qty", "needs $9,886.50 (65 x $152.10)"),  # market: priced at the ask
-    (spec(side="sell", qty=65), {}, "qty", "needs $9,880.00 (65 x $152.00)"),  # a short: the bid
+    # a short: Alpaca values it at max(limit, 1.03 x ask) = 1.03 x 152.10
+    (spec(side="sell", qty=64), {}, "qty", "needs $10,026.43 (64 x $156.66)"),
+    # Alpaca refuses orders worth under $1
+    (spec(qty="0.005"), {}, "qty", "worth $0.76; the broker takes orders worth at least $1.00"),
+    (spec(type="limit", limit_price="0.99", qty=1), {}, "qty", "worth $0.99"),
+    # an oco order exits a position on its side, so it needs one
+    (spec(order_class="oco", side="sell", **OCO), {}, "qty", "needs a long position"),
+    (
+        spec(order_class="oco", side="buy", **OCO_BUY),
+        {"position_qty": D(10), "qty_available": D(10)},
+        "qty",
+        "needs a short position with 10 shares free, and 0 are",
+    ),
+    # Alpaca refuses opg orders from 9:28 to 19:00 ET, cls from 15:50 (on session days)
+    (spec(time_in_force="opg"), {"now": ny(10, 0), "session": SESSION}, "time_in_force", "09:28"),
+    (spec(time_in_force="cls"), {"now": ny(15, 55), "session": SESSION}, "time_in_force", "15:50"),
     (spec(), {"asset": None}, "symbol", "AAPL is not an asset this broker knows"),
     (spec(), {"asset": {**ASSET, "tradable": False}}, "symbol", "AAPL is not tradable"),
     (
@@ -94,6 +122,13 @@ FAILS = [
 ]
 PASSES = [
     (spec(qty=64), {}),  # 64 x 152.10 = 9,734.40 fits
+    (spec(qty="0.0066"), {}),  # 0.0066 x 152.10 = $1.00
+    (spec(side="sell", qty="0.004"), {"position_qty": D("0.004"), "qty_available": D("0.004")}),
+    (spec(order_class="oco", side="sell", **OCO), {"position_qty": D(10), "qty_available": D(10)}),
+    (spec(time_in_force="opg"), {"now": ny(9, 27), "session": SESSION}),
+    (spec(time_in_force="opg"), {"now": ny(19, 0), "session": SESSION}),
+    (spec(time_in_force="cls"), {"now": ny(15, 49), "session": SESSION}),
+    (spec(time_in_force="opg"), {"now": ny(10, 0), "session": None}),  # no session today
     (spec(type="limit", limit_price="987.01", qty=10), {"buying_power": D("9870.10")}),  # exactly
     (spec(side="sell", qty=10), {"position_qty": D(10), "qty_available": D(10)}),  # all of it
     (spec(side="buy", qty=1000), {"position_qty": D(-1000)}),  # a cover needs no buying power

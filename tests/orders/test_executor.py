@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 
+from tests.orders.conftest import CLOSED_TIME
 from trading_kit.errors import OrderExecutionError, OrderValidationError
 from trading_kit.exchange.server import RunningExchange
 from trading_kit.orders import Account, Order, Orders, OrderSpec
@@ -89,7 +90,11 @@ def test_limit_stop_stop_limit_and_trailing_orders(
 
 
 @pytest.mark.parametrize("tif", ["day", "gtc", "opg", "cls", "ioc", "fok"])
-def test_every_time_in_force_is_accepted(orders: Orders, tif: str) -> None:
+def test_every_time_in_force_is_accepted(
+    orders: Orders, running: RunningExchange, tif: str
+) -> None:
+    if tif == "opg":  # Alpaca takes opg orders before 9:28 or after 19:00 ET, not at 10:00
+        running.exchange.set_time(CLOSED_TIME)
     order = orders.place_order(
         "MSFT", qty=1, side="buy", type="limit", limit_price=1, time_in_force=tif
     )
@@ -141,7 +146,8 @@ def test_bracket_orders_with_market_limit_and_stop_limit_entries(
     assert stop_limit.type == "stop_limit" and stop_limit.side == "sell"
     running.exchange.advance("1min")
     legs = orders.get_orders("open").loc[[leg.id for leg in market.legs]]
-    assert set(legs["status"]) <= {"new", "accepted"}  # the entry filled: its exits are live
+    # the entry filled: its exits are live (Alpaca shows the stop loss "held" meanwhile)
+    assert set(legs["status"]) <= {"new", "accepted", "held"}
     assert list(orders.get_orders("all").loc[market.id, "legs"]) == [leg.id for leg in market.legs]
 
 
@@ -230,8 +236,11 @@ def test_server_rejections_carry_alpacas_code_and_message(
         unchecked.place_order("AAPL", qty=1, side="sell")
     assert wash.value.code == 40310000
     with pytest.raises(OrderExecutionError) as missing:
-        unchecked.get_order("no-such-order")
+        unchecked.get_order("00000000-0000-0000-0000-000000000000")
     assert missing.value.status == 404
+    with pytest.raises(OrderExecutionError) as malformed:  # not a uuid: Alpaca says 422
+        unchecked.get_order("no-such-order")
+    assert (malformed.value.status, malformed.value.code) == (422, 40010001)
 
 
 def test_orders_frame_contract(orders: Orders) -> None:

@@ -101,8 +101,15 @@ REJECTED = [
         "extended_hours",
         {**LIMIT, "extended_hours": True, "time_in_force": "ioc"},
         "extended_hours",
-        ["day or gtc"],
+        ["time_in_force day", "limit ioc"],
     ),
+    (  # Alpaca: "Only limit day orders will be accepted as extended hours eligible"
+        "extended_hours",
+        {**LIMIT, "extended_hours": True, "time_in_force": "gtc"},
+        "extended_hours",
+        ["time_in_force day", "limit gtc"],
+    ),
+    ("extended_hours", {**BRACKET, "extended_hours": True}, "extended_hours", ["bracket"]),
     ("extended_hours", {"extended_hours": "yes"}, "extended_hours", ["True or False"]),
     (
         "auction_tif",
@@ -241,7 +248,7 @@ ACCEPTED = [
     ("tick", {**LIMIT, "limit_price": "0.9999"}),
     ("tick", {**LIMIT, "limit_price": 150.1}),  # the float 150.1 is the price 150.1
     ("trailing_tif", {"type": "trailing_stop", "trail_price": 1, "time_in_force": "gtc"}),
-    ("extended_hours", {**LIMIT, "extended_hours": True, "time_in_force": "gtc"}),
+    ("extended_hours", {**LIMIT, "extended_hours": True, "time_in_force": "day"}),
     ("auction_tif", {**LIMIT, "time_in_force": "opg"}),
     ("auction_tif", {"time_in_force": "cls"}),
     ("class_tif", {**BRACKET, "time_in_force": "gtc"}),

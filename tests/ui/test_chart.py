@@ -287,7 +287,8 @@ def test_save_png(md, tmp_path: Path) -> None:
 
 
 def test_decimal_prices_on_the_line_are_exact(running, md, orders) -> None:
-    order = orders.place_order("AAPL", qty=1, side="buy", type="limit", limit_price="0.5123")
+    # two shares: Alpaca refuses an order worth under $1
+    order = orders.place_order("AAPL", qty=2, side="buy", type="limit", limit_price="0.5123")
     chart = make_chart(md, orders)
     drag(chart, line_of(chart, order.id), 0.61239)
     new = server_order(running, server_order(running, order.id).replaced_by)

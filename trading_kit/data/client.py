@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import requests
 from alpaca.data.enums import Adjustment, DataFeed
 from tqdm.auto import tqdm
 
+from ..cache_policy import session_start
 from ..connection import http_stack
-from ..errors import MarketDataError, StaleDataWarning
+from ..errors import CacheWarning, DatasetError, MarketDataError, StaleDataWarning
 from ..http import HttpStack
 from ..rate_limit import RateLimitStatus
 from ..rules import EARLIEST, TICKER_HINT, rfc3339, ticker, to_utc, user_time
 from . import frames
+from .bar_store import DatasetParams
+from .history_cache import HistoryCache, history_root
 from .timeframes import default_lookback, parse_timeframe, span_for
+
+if TYPE_CHECKING:
+    from .bulk import DownloadReport
 
 PAGE_LIMIT = 10_000  # Alpaca's largest page
 TimeLike = str | dt.date | dt.datetime | pd.Timestamp
@@ -56,6 +65,13 @@ class MarketData:
             **limits,
         )
         self.feed = _choice(feed, DataFeed, "feed") if feed else None
+        self._ahead: ThreadPoolExecutor | None = None  # asks for next pages (see _pages)
+        cache_file = self._stack.settings.cache_path
+        self._history: HistoryCache | None = None
+        if self._stack.transport is None:  # an exchange in this process: nothing is cached
+            self._history = self._stack.cache.attach(  # type: ignore[assignment]
+                "bars", HistoryCache(history_root(cache_file))
+            )
 
     def __repr__(self) -> str:
         feed = f", feed={self.feed!r}" if self.feed else ""
@@ -117,7 +133,70 @@ class MarketData:
             "feed": _choice(feed, DataFeed, "feed") if feed else self.feed,
             "sort": "desc" if latest_first else None,
         }
+        if use_cache and limit is None and params["adjustment"] == "raw" and self._history:
+            return self._bars_with_history(names, params, start_ts, end_ts, progress)
         return self._series("bars", names, params, limit, use_cache, progress)
+
+    def _bars_with_history(
+        self,
+        names: list[str],
+        params: dict,
+        start: pd.Timestamp,
+        end: pd.Timestamp | None,
+        progress: bool,
+    ) -> pd.DataFrame:
+        """Raw bars cut at today's session: the history before it from the decoded store
+        (``history_cache``), fetching only what it lacks; the live edge through HTTP."""
+        cut = session_start(dt.datetime.now(dt.timezone.utc))
+        history_end = cut - pd.Timedelta(microseconds=1)
+        if end is not None:
+            history_end = min(end, history_end)
+        pages: list[frames.Page] = []  # each symbol's history, then its live edge
+        from_cache, stale, times = True, False, []
+        if start <= history_end:
+
+            def fetch(symbols: list[str], first: int, last: int) -> list[frames.Page]:
+                query = {
+                    **params,
+                    "start": rfc3339(pd.Timestamp(first, tz="UTC")),
+                    "end": rfc3339(pd.Timestamp(last, tz="UTC")),
+                }
+                return self._pages("bars", symbols, query, None, False, progress)[0]
+
+            kind = DatasetParams(params["timeframe"], "raw", params["feed"])
+            try:
+                read = self._history.read(  # type: ignore[union-attr]
+                    self._stack.settings.data_url,
+                    kind,
+                    names,
+                    start.value,
+                    history_end.value,
+                    fetch,
+                )
+            except DatasetError as problem:  # an unusable cache directory: go on without it
+                self._history = None
+                warnings.warn(
+                    f"Decoded bar history cannot be kept ({problem}); bars go through the "
+                    "HTTP cache only.",
+                    CacheWarning,
+                    stacklevel=3,
+                )
+                return self._series("bars", names, params, None, True, progress)
+            self._stack.count(hits=0 if read.fetched_pages else 1, misses=read.fetched_pages)
+            pages.append(read.page)
+            from_cache = not read.fetched_pages
+            times.append(read.fetched_at or pd.Timestamp.now(tz="UTC"))
+        if end is None or end >= cut:
+            live = self._series(
+                "bars", names, {**params, "start": rfc3339(max(start, cut))}, None, True, progress
+            )
+            pages.append(frames.frame_page("bars", live))
+            from_cache = from_cache and live.attrs["from_cache"]
+            stale = live.attrs["stale"]
+            times.append(live.attrs["fetched_at"])
+        frame = frames.series_frame("bars", pages)
+        frame.attrs.update(from_cache=from_cache, stale=stale, fetched_at=min(times))
+        return frame
 
     def get_quotes(
         self,
@@ -148,6 +227,72 @@ class MarketData:
         """Historical trades indexed by (``symbol``, ``timestamp``); ``limit`` per symbol."""
         params = self._range_params(start, end, feed)
         return self._series("trades", _symbols(symbols), params, _limit(limit), use_cache, progress)
+
+    # -- universe-scale history -------------------------------------------------------
+    def download(
+        self,
+        symbols: str | Iterable[str] | None = None,
+        timeframe: Any = None,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        adjustment: str | None = None,
+        feed: str | None = None,
+        workers: int = 4,
+        progress: bool = True,
+    ) -> DownloadReport:
+        """Download bars of many symbols into a Parquet dataset at ``path``, resumably.
+
+        Pages are written as they arrive (``symbol=…/year=…`` Parquet files, columns as
+        ``get_bars``), so memory stays flat however large the download; ``workers``
+        requests run at once within the shared rate budget. Interrupted (Ctrl+C, a crash,
+        a SIGKILL), the same call continues where it stopped. Called again later, it
+        fetches only what the dataset lacks: ``md.download(path=path)`` brings every
+        symbol up to date with the same parameters. Returns a ``DownloadReport``; symbols
+        without any bars are listed there and in a ``MissingDataWarning``. Read the
+        dataset with ``trading_kit.open_dataset(path)`` (or Polars, DuckDB, Dask).
+        """
+        from .bar_store import BarStore, DatasetParams
+        from .bulk import Downloader
+
+        if path is None:
+            raise DatasetError("path is required: the directory to write the dataset to.")
+        existing = _existing_params(path)
+        params = DatasetParams(
+            timeframe=parse_timeframe(timeframe)
+            if timeframe is not None
+            else _need(existing, "timeframe").timeframe,
+            adjustment=_choice(adjustment, Adjustment, "adjustment")
+            if adjustment is not None
+            else (existing.adjustment if existing else "raw"),
+            feed=_choice(feed, DataFeed, "feed")
+            if feed is not None
+            else (existing.feed if existing else self.feed),
+        )
+        store = BarStore(path, params)
+        stored = store.manifest.symbols
+        names = _universe(symbols) if symbols is not None else sorted(stored)
+        if not names:
+            raise MarketDataError("No symbols given; pass a list such as ['AAPL', 'MSFT'].")
+        start_ts = _timestamp(start, "start")
+        if start_ts is None:
+            firsts = [r.ranges[0][0] for r in stored.values() if r.ranges]
+            if not firsts:
+                raise MarketDataError(
+                    "start is required for a new dataset, e.g. start='2024-01-02'."
+                )
+            start_ts = pd.Timestamp(min(firsts), tz="UTC")
+        end_ts = _timestamp(end, "end")
+        if end_ts is not None and start_ts > end_ts:
+            raise MarketDataError(
+                f"start {start_ts.isoformat()} is after end {end_ts.isoformat()}; swap them."
+            )
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise MarketDataError(f"workers must be a positive whole number, got {workers!r}.")
+        return Downloader(self._stack, store, workers=workers, progress=progress).run(
+            names, start_ts, end_ts
+        )
 
     # -- latest values and snapshots --------------------------------------------------
     def get_latest_quote(self, symbol: str, *, feed: str | None = None, use_cache: bool = True):
@@ -241,11 +386,18 @@ class MarketData:
         use_cache: bool,
         progress: bool,
     ) -> tuple[list[frames.Page], list[requests.Response]]:
-        """Follow ``next_page_token`` until the data or ``limit`` runs out."""
+        """Follow ``next_page_token`` until the data or ``limit`` runs out.
+
+        Uncached walks without a limit ask for the next page while this one is decoded
+        (its token is read off the body's end), so the wait for the server overlaps the
+        decoding instead of adding to it.
+        """
         pages: list[frames.Page] = []
         responses: list[requests.Response] = []
         bar = None
         fetched, token = 0, None
+        ahead: Future[requests.Response] | None = None  # the next page, already asked for
+        path = f"/v2/stocks/{kind}"
         try:
             while True:
                 page_size = PAGE_LIMIT if limit is None else min(PAGE_LIMIT, limit - fetched)
@@ -255,14 +407,26 @@ class MarketData:
                     "limit": page_size,
                     "page_token": token,
                 }
-                response = self._get(f"/v2/stocks/{kind}", query, use_cache)
+                response = ahead.result() if ahead else self._get(path, query, use_cache)
+                ahead = None
                 responses.append(response)
-                page = self._stack.memo.get_or_make(
-                    kind,
-                    response.content,
-                    lambda _, r=response: frames.decode_page(kind, self._stack.json(r)),
-                    _rows,
-                )
+                if use_cache:  # the same bytes may come from the cache again: remember them
+                    page = self._stack.memo.get_or_make(
+                        kind,
+                        response.content,
+                        lambda _, r=response: frames.decode_page(kind, self._stack.json(r)),
+                        _rows,
+                    )
+                else:
+                    peeked = _peek_token(response.content) if limit is None else None
+                    if peeked:
+                        ahead = self._prefetcher().submit(
+                            self._get, path, {**query, "page_token": peeked}, False
+                        )
+                    page = frames.decode_page(kind, self._stack.json(response))
+                    if ahead and page.next_page_token != peeked:  # never expected: ask again
+                        ahead.result()
+                        ahead = None
                 pages.append(page)
                 count = page.rows
                 fetched += count
@@ -276,15 +440,34 @@ class MarketData:
                 elif bar is not None:
                     bar.update(count)
         finally:
+            if ahead is not None:  # stopped early (an error, or an empty page): let it land
+                ahead.cancel() or ahead.exception()
             if bar is not None:
                 bar.update(fetched - bar.n)
                 bar.close()
         return pages, responses
 
+    def _prefetcher(self) -> ThreadPoolExecutor:
+        if self._ahead is None:
+            self._ahead = ThreadPoolExecutor(max_workers=4, thread_name_prefix="trading_kit-pages")
+        return self._ahead
+
     def _get(self, path: str, params: Mapping[str, Any], use_cache: bool) -> requests.Response:
         query = {k: v for k, v in params.items() if v is not None}
         url = self._stack.settings.data_url + path
         return self._stack.request("GET", url, params=query, use_cache=use_cache)
+
+
+_NEXT_TOKEN = re.compile(rb'"next_page_token"\s*:\s*(?:null|"([^"]*)")')
+
+
+def _peek_token(body: bytes) -> str | None:
+    """A page's ``next_page_token`` read off either end of the body, without parsing it."""
+    for end in (body[-300:], body[:300]):
+        found = _NEXT_TOKEN.search(end)
+        if found:
+            return found.group(1).decode() if found.group(1) is not None else None
+    return None
 
 
 def _rows(page: frames.Page) -> int:
@@ -356,6 +539,34 @@ def _symbols(symbols: str | Iterable[str]) -> list[str]:
     if not names:
         raise MarketDataError("No symbols given; pass a ticker such as 'AAPL' or a list of them.")
     return sorted(names)  # one spelling of each request, so the cache recognises it
+
+
+def _universe(symbols: str | Iterable[str]) -> list[str]:
+    """Every ticker of a (possibly long) list, or one error naming all the malformed ones."""
+    items = symbols.split(",") if isinstance(symbols, str) else list(symbols)
+    names = [ticker(item) for item in items]
+    bad = [item for item, name in zip(items, names, strict=True) if name is None]
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:20]) + (" …" if len(bad) > 20 else "")
+        raise MarketDataError(
+            f"{len(bad)} invalid symbol(s): {shown}; {TICKER_HINT}. Nothing was downloaded."
+        )
+    return sorted(set(n for n in names if n))
+
+
+def _existing_params(path: str | os.PathLike[str]):
+    """The parameters of the dataset at ``path``, or ``None`` if there is none yet."""
+    from .bar_store import MANIFEST, BarStore
+
+    if not (Path(path).expanduser() / MANIFEST).exists():
+        return None
+    return BarStore(path).params
+
+
+def _need(existing: Any, name: str) -> Any:
+    if existing is None:
+        raise MarketDataError(f"{name} is required for a new dataset, e.g. timeframe='1Min'.")
+    return existing
 
 
 def _one(symbol: str) -> str:

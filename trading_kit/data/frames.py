@@ -11,6 +11,7 @@ pandas whole; no per-record object is ever built (that is alpaca-py's slow path)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,12 +64,21 @@ class Page:
 
 
 def decode_page(kind: str, content: bytes | Mapping[str, Any]) -> Page:
-    """A JSON page (its bytes, or already decoded) of bars, quotes or trades as columns."""
+    """A JSON page (its bytes, or already decoded) of bars, quotes or trades as columns.
+
+    The records of all symbols are decoded in one pass per field (one timestamp parse
+    per page, however many symbols share it); each symbol's columns are views of those.
+    """
     body = orjson.loads(content) if isinstance(content, bytes) else content
     by_symbol = body.get(kind) or {}
-    columns = {s: _columns(rows, FIELDS[kind], with_time=True) for s, rows in by_symbol.items()}
-    rows = sum(len(rows) for rows in by_symbol.values())
-    return Page(columns, body.get("next_page_token"), rows)
+    records = [record for rows in by_symbol.values() for record in rows]
+    decoded = _columns(records, FIELDS[kind], with_time=True)
+    bounds = np.cumsum([0, *(len(rows) for rows in by_symbol.values())]).tolist()
+    columns = {
+        symbol: {name: column[a:b] for name, column in decoded.items()}
+        for symbol, a, b in zip(by_symbol, bounds[:-1], bounds[1:], strict=True)
+    }
+    return Page(columns, body.get("next_page_token"), len(records))
 
 
 def series_frame(kind: str, pages: Iterable[Page]) -> pd.DataFrame:
@@ -90,8 +100,29 @@ def series_frame(kind: str, pages: Iterable[Page]) -> pd.DataFrame:
     stamps = pd.DatetimeIndex(data.pop("timestamp"), name="timestamp").tz_localize("UTC")
     index = pd.MultiIndex.from_arrays([symbol_level, stamps], names=["symbol", "timestamp"])
     return pd.DataFrame(
-        {name: _typed(data[name], dtype) for _, name, dtype in FIELDS[kind]}, index=index
+        {name: typed(data[name], dtype) for _, name, dtype in FIELDS[kind]}, index=index
     )
+
+
+def frame_page(kind: str, frame: pd.DataFrame) -> Page:
+    """A frame from ``series_frame`` back into columns per symbol (views, no copies), so
+    frames can be joined by ``series_frame`` exactly as pages are."""
+    symbols = frame.index.get_level_values("symbol").to_numpy()
+    stamps = frame.index.get_level_values("timestamp").tz_convert(None).to_numpy("datetime64[ns]")
+    columns = {"timestamp": stamps} | {name: frame[name].to_numpy() for _, name, _ in FIELDS[kind]}
+    return Page(split_by_symbol(symbols, columns), None, len(symbols))
+
+
+def split_by_symbol(
+    symbols: np.ndarray, columns: Mapping[str, np.ndarray]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Rows sorted by symbol as columns per symbol: one slice (a view) each."""
+    cuts = [0, *(np.flatnonzero(symbols[1:] != symbols[:-1]) + 1).tolist(), len(symbols)]
+    return {
+        str(symbols[a]): {name: column[a:b] for name, column in columns.items()}
+        for a, b in itertools.pairwise(cuts)
+        if b > a
+    }
 
 
 def latest_frame(kind: str, by_symbol: Mapping[str, Record]) -> pd.DataFrame:
@@ -158,7 +189,8 @@ def _columns(
     return columns
 
 
-def _typed(column: np.ndarray, dtype: str) -> np.ndarray:
+def typed(column: np.ndarray, dtype: str) -> np.ndarray:
+    """A decoded column in its frame dtype (counts arrive as floats: whole numbers, NaN as 0)."""
     if dtype == "int64":
         return np.nan_to_num(column).astype("int64")
     return column
@@ -168,5 +200,5 @@ def _record_frame(records: Sequence[Record], fields: tuple, index: pd.Index) -> 
     """One row per record: ``timestamp`` (tz-aware UTC) and the typed fields."""
     columns = _columns(records, fields, with_time=True)
     stamps = pd.DatetimeIndex(columns.pop("timestamp")).tz_localize("UTC")
-    typed = {name: _typed(columns[name], dtype) for _, name, dtype in fields}
-    return pd.DataFrame({"timestamp": stamps, **typed}, index=index)
+    values = {name: typed(columns[name], dtype) for _, name, dtype in fields}
+    return pd.DataFrame({"timestamp": stamps, **values}, index=index)

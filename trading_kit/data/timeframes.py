@@ -60,3 +60,10 @@ def span_for(timeframe: str, bars: int) -> dt.timedelta:
     amount = int(timeframe[: len(timeframe) - len(timeframe.lstrip("0123456789"))])
     unit = timeframe.lstrip("0123456789")
     return _UNIT[unit] * amount * bars * 3 + dt.timedelta(days=7)
+
+
+def duration(timeframe: str) -> dt.timedelta:
+    """How long one bar lasts (a month counted as 31 days): a bar stamped ``t`` is
+    complete once ``t + duration`` has passed."""
+    amount = int(timeframe[: len(timeframe) - len(timeframe.lstrip("0123456789"))])
+    return _UNIT[timeframe.lstrip("0123456789")] * amount

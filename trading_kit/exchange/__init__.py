@@ -4,6 +4,7 @@
 >>> exchange = Exchange(SimulatedMarket(), ManualClock("2024-03-05T15:00:00Z"))
 >>> with start_exchange(exchange) as running:
 ...     running.url  # point alpaca-py's TradingClient(url_override=...) here
+>>> remove = exchange.add_listener(print)  # each TradeUpdate, once it is written
 """
 
 from .app import create_app
@@ -12,6 +13,7 @@ from .clock import ManualClock, RealtimeClock
 from .core import Exchange
 from .engine import Engine
 from .market import ReplayMarket, SimulatedMarket
+from .orders import TradeUpdate
 from .server import RunningExchange, serve, start_exchange
 from .store import Store
 from .wire import AlpacaError
@@ -27,6 +29,7 @@ __all__ = [
     "RunningExchange",
     "SimulatedMarket",
     "Store",
+    "TradeUpdate",
     "create_app",
     "serve",
     "start_exchange",

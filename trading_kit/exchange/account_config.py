@@ -24,8 +24,8 @@ from starlette.routing import BaseRoute, Route
 
 from .account_store import AccountStore
 from .core import Exchange
-from .order_request import bad_request
 from .trading_api import json, read_json
+from .wire import bad_request
 
 
 def _choice(*choices: Any) -> Callable[[Any], bool]:

@@ -33,38 +33,35 @@ from .assets import asset_routes
 from .calendar import SPAN_END
 from .calendar_api import calendar_routes
 from .core import Exchange
-from .order_request import bad_request
 from .portfolio_history import portfolio_history_routes
-from .trading_api import json, read_json, trading_routes
+from .trading_api import in_thread, json, read_json, trading_routes
 from .watchlists import watchlist_routes
 from .wire import (
-    CODE_INTERNAL,
-    CODE_NOT_FOUND,
-    CODE_RATE_LIMITED,
-    CODE_UNAUTHORIZED,
     AlpacaError,
+    bad_request,
+    conflict,
+    internal,
+    method_not_allowed,
+    not_found,
+    rate_limited,
+    unauthorized,
 )
 
 log = logging.getLogger(__name__)
 
-CODE_METHOD_NOT_ALLOWED = 40510000
-CODE_CONFLICT = 40910000
 _KEY_HEADER = b"apca-api-key-id"
 _SECRET_HEADER = b"apca-api-secret-key"
 
 
-def _error_bytes(code: int, message: str) -> bytes:
-    return orjson.dumps({"code": code, "message": message})
-
-
 async def _send_error(
-    send: Send, status: int, code: int, message: str, headers: list[tuple[bytes, bytes]] = ()
+    send: Send, error: AlpacaError, headers: list[tuple[bytes, bytes]] | tuple = ()
 ) -> None:
-    body = _error_bytes(code, message)
+    """Answer from a raw ASGI middleware (no Response object there)."""
+    body = orjson.dumps(error.body())
     await send(
         {
             "type": "http.response.start",
-            "status": status,
+            "status": error.status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
@@ -100,7 +97,7 @@ class AuthMiddleware:
                 secret, self.expected[1]
             )
         if not authorized:
-            await _send_error(send, 401, CODE_UNAUTHORIZED, "request is not authorized")
+            await _send_error(send, unauthorized())
             return
         await self.app(scope, receive, send)
 
@@ -150,7 +147,7 @@ class RateLimitMiddleware:
             return
         limited, headers = self._count()
         if limited:
-            await _send_error(send, 429, CODE_RATE_LIMITED, "rate limit exceeded", headers)
+            await _send_error(send, rate_limited(), headers)
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -188,7 +185,7 @@ class InternalErrorMiddleware:
             log.error("internal error on %s %s: %r", scope["method"], scope["path"], error)
             if started:  # half an answer is on the wire: only closing can end it
                 raise
-            await _send_error(send, 500, CODE_INTERNAL, "internal server error")
+            await _send_error(send, internal())
 
 
 def admin_routes(exchange: Exchange) -> list[BaseRoute]:
@@ -203,29 +200,33 @@ def admin_routes(exchange: Exchange) -> list[BaseRoute]:
         }
 
     async def get_clock(request: Request) -> Response:
-        return json(exchange.run(clock_state))
+        return json(await in_thread(exchange.run, clock_state))
 
     async def post_clock(request: Request) -> Response:
         body = await read_json(request)
         if not isinstance(body, dict) or len(body) != 1 or not ({"advance", "set"} & set(body)):
             raise bad_request('body must be {"advance": "5min"} or {"set": "<RFC 3339 time>"}')
         if not exchange.manual_clock:
-            raise AlpacaError(409, CODE_CONFLICT, "the exchange clock is not manual")
-        try:
-            now = exchange.clock.now()
-            if "advance" in body:
-                delta = pd.Timedelta(body["advance"])
-                if delta < pd.Timedelta(0):
-                    raise ValueError("negative")
-                target = now + delta
-            else:
-                target = to_utc(body["set"])
-            if not now <= target < SPAN_END:
-                raise ValueError(f"the clock moves forward only, and not past {SPAN_END.year}")
-            exchange.set_time(target)
-        except (ValueError, TypeError, OverflowError) as error:
-            raise bad_request(f"invalid clock change: {error}") from None
-        return json(exchange.run(clock_state))
+            raise conflict("the exchange clock is not manual")
+
+        def change() -> dict[str, Any]:  # matching a long step runs in the thread pool
+            try:
+                now = exchange.clock.now()
+                if "advance" in body:
+                    delta = pd.Timedelta(body["advance"])
+                    if delta < pd.Timedelta(0):
+                        raise ValueError("negative")
+                    target = now + delta
+                else:
+                    target = to_utc(body["set"])
+                if not now <= target < SPAN_END:
+                    raise ValueError(f"the clock moves forward only, and not past {SPAN_END.year}")
+                exchange.set_time(target)
+            except (ValueError, TypeError, OverflowError) as error:
+                raise bad_request(f"invalid clock change: {error}") from None
+            return exchange.run(clock_state)
+
+        return json(await in_thread(change))
 
     return [
         Route("/admin/clock", get_clock, methods=["GET"]),
@@ -245,17 +246,17 @@ def _data_routes(exchange: Exchange) -> list[BaseRoute]:
 
 async def _alpaca_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AlpacaError)
-    return json(exc.body(), status=exc.status)
+    return exc.response()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return json({"code": CODE_NOT_FOUND, "message": "endpoint not found"}, 404)
+        return not_found("endpoint not found").response()
     if exc.status_code == 405:
-        return json({"code": CODE_METHOD_NOT_ALLOWED, "message": "method not allowed"}, 405)
+        return method_not_allowed().response()
     code = exc.status_code * 100_000
-    return json({"code": code, "message": str(exc.detail).lower()}, exc.status_code)
+    return AlpacaError(exc.status_code, code, str(exc.detail).lower()).response()
 
 
 def create_app(exchange: Exchange) -> Starlette:

@@ -16,9 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .orders import asset_id
 from .trading_api import json, query_choice
-from .wire import CODE_NOT_FOUND, AlpacaError
+from .wire import asset_json, not_found
 
 ATTRIBUTES = frozenset(
     {
@@ -32,28 +31,6 @@ ATTRIBUTES = frozenset(
         "overnight_halted",
     }
 )
-
-
-def asset_json(asset: dict[str, Any]) -> dict[str, Any]:
-    """A market's asset dict in Alpaca's ``/v2/assets`` shape."""
-    fractionable = bool(asset.get("fractionable", True))
-    return {
-        "id": asset_id(asset["symbol"]),
-        "class": "us_equity",
-        "exchange": asset.get("exchange", "NASDAQ"),
-        "symbol": asset["symbol"],
-        "name": asset.get("name", asset["symbol"]),
-        "status": asset.get("status", "active"),
-        "tradable": bool(asset.get("tradable", True)),
-        "marginable": bool(asset.get("marginable", True)),
-        "maintenance_margin_requirement": 30,
-        "margin_requirement_long": "30",
-        "margin_requirement_short": "30",
-        "shortable": bool(asset.get("shortable", True)),
-        "easy_to_borrow": bool(asset.get("easy_to_borrow", True)),
-        "fractionable": fractionable,
-        "attributes": ["fractional_eh_enabled"] if fractionable else [],
-    }
 
 
 class AssetIndex:
@@ -74,7 +51,7 @@ class AssetIndex:
     def find(self, key: str) -> dict[str, Any]:
         row = self.by_key.get(key) or self.by_key.get(key.upper())
         if row is None:
-            raise AlpacaError(404, CODE_NOT_FOUND, "asset not found")
+            raise not_found("asset not found")
         return row
 
     def select(

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -39,6 +38,7 @@ from trading_kit.exchange import wire
 from trading_kit.exchange.calendar import DAY_NS, SPAN_END, SPAN_START, within_span
 from trading_kit.exchange.clock import Clock
 from trading_kit.exchange.market import VENUES, Market, Timeframe, parse_timeframe
+from trading_kit.exchange.trading_api import in_thread
 from trading_kit.rules import NEW_YORK, rfc3339, to_utc
 
 try:  # orjson is several times faster on 10,000-item pages; json is the fallback
@@ -64,7 +64,7 @@ _TIME_RE = re.compile(
 
 
 def _bad(message: str) -> wire.AlpacaError:
-    return wire.AlpacaError(400, wire.CODE_BAD_REQUEST, message)
+    return wire.invalid_query(message)
 
 
 # ---------------------------------------------------------------------------------------
@@ -364,11 +364,11 @@ def _alpaca_errors(handler: Callable[[Request], Response], *, offload: bool = Tr
         try:
             if not offload:
                 return handler(request)
-            return await run_in_threadpool(handler, request)
+            return await in_thread(handler, request)
         except wire.AlpacaError as error:
             return error.response()
         except ValueError as error:  # e.g. a timeframe or adjustment the market refuses
-            return wire.error_response(400, wire.CODE_BAD_REQUEST, str(error))
+            return wire.invalid_query(str(error)).response()
 
     endpoint.__name__ = handler.__name__
     return endpoint
@@ -515,7 +515,7 @@ class _DataApi:
                 symbol = request.path_params["symbol"]
                 item = build[kind](symbol, now)
                 if item is None:
-                    raise wire.AlpacaError(404, wire.CODE_NOT_FOUND, f"no {key} found for {symbol}")
+                    raise wire.not_found(f"no {key} found for {symbol}")
                 return _json({"symbol": symbol, key: item})
             items = {s: build[kind](s, now) for s in self._symbols(request)}
             return _json({kind: {s: v for s, v in items.items() if v is not None}})
@@ -531,9 +531,7 @@ class _DataApi:
                 symbol = request.path_params["symbol"]
                 snap = self.snapshot(symbol, now)
                 if snap is None:
-                    raise wire.AlpacaError(
-                        404, wire.CODE_NOT_FOUND, f"no snapshot found for {symbol}"
-                    )
+                    raise wire.not_found(f"no snapshot found for {symbol}")
                 return _json({"symbol": symbol, **snap})
             snaps = {s: self.snapshot(s, now) for s in self._symbols(request)}
             return _json({s: v for s, v in snaps.items() if v is not None})

@@ -1,199 +1,108 @@
-"""The matching engine: Alpaca paper-trading rules applied to a simulated price path.
+"""The engine: one paper account's orders, coordinated across matching, ledger and wire.
 
-The engine keeps the whole account in memory (orders, positions, cash, fill activities) and
-reports what changed since the last ``drain()`` so the store can write it through.
+A thin coordinator. It owns the orders and their lifecycle (accept, activate, fill,
+cancel, expire, replace, bracket and OCO groups) and hands every other job to the module
+that does it:
 
-Matching is event driven and vectorised per symbol: for each open order we compute, with
-numpy over the minute ticks of the window, the first moment something happens to it (it
-becomes active, triggers, fills, expires). Events are applied in time order from a heap;
-only the orders an event touches (the order itself, its bracket legs or OCO sibling) are
-re-evaluated. A 1,000-order session therefore costs a few numpy passes per order, not a
-Python loop per order per minute.
+* ``matching.py`` decides when and at what price each live order trades (one
+  ``MatchingCore`` per symbol, the ``FillModel`` injected);
+* ``ledger.py`` books fills and keeps cash, positions, holds and day baselines;
+* ``checks.py`` admits (or refuses) every new or replacing order, by the same rules;
+* ``prices.py`` reads and caches the market; ``wire.py`` renders Alpaca's JSON.
 
-Fill rules (Alpaca paper): marketable orders fill at the quote (buy at the ask, sell at
-the bid), a marketable limit too; stops trigger on the last trade price; trailing stops
-track the high-water mark on regular-hours trades; opg/cls fill at the auction (the trade
-price of the opening / last minute). Partial fills happen 10% of the time for a random
-share of the remaining quantity, from a seeded source.
+Every change to an order goes through ``_mark``, which keeps the indexes (matching books,
+open orders, holds, the wash-trade index) current, records what the store must write
+(``drain``), and the trade updates to publish once it is written. The engine keeps the
+whole account in memory; ``Exchange`` (core.py) persists it after each operation.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import heapq
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ..rules import NEW_YORK, rfc3339, to_tick
+from ..rules import NEW_YORK
 from ..rules import to_utc as utc
-from .order_request import (
-    OrderRequest,
-    ReplaceRequest,
-    bad_request,
-    parse_order,
-    parse_replace,
-    unprocessable,
+from . import checks, wire
+from .calendar import MarketHours
+from .clock import Clock
+from .ledger import AccountNumbers, Ledger
+from .market import Market
+from .matching import (
+    ONE_SHOT_TIFS,
+    PARTIAL_FILL_PROBABILITY,
+    Event,
+    FillModel,
+    MatchingCore,
+    Path,
+    from_ns,
+    ns,
+    trail_stop,
 )
-from .orders import CLOSED_STATUSES, Order, Position, asset_id, to_decimal
-from .wire import CODE_FORBIDDEN, CODE_NOT_FOUND, AlpacaError, decimal_str
+from .order_request import OrderRequest, ReplaceRequest, parse_order, parse_replace
+from .orders import CLOSED_STATUSES, Fill, Order, Position, TradeUpdate, asset_id, to_decimal
+from .prices import Prices
+from .wire import bad_request, not_found, unprocessable
 
-ACTIVE_STATUSES = frozenset({"accepted", "new", "partially_filled"})
-ONE_SHOT_TIFS = frozenset({"ioc", "fok", "opg", "cls"})
-PARTIAL_FILL_PROBABILITY = 0.10
-MARGIN_MULTIPLIER = Decimal(2)
-INITIAL_MARGIN = Decimal("0.5")
-MAINTENANCE_MARGIN = Decimal("0.3")
-_CENT = Decimal("0.01")
-_NS_MINUTE = 60_000_000_000
-_NEVER = np.iinfo(np.int64).max
-TICK_PREFETCH = pd.Timedelta(days=1)
-
-
-def _ns(t: dt.datetime) -> int:
-    if isinstance(t, pd.Timestamp) and t.tzinfo is not None:
-        return int(t.value)  # always UTC nanoseconds, whatever the unit
-    return int(utc(t).value)
-
-
-def _from_ns(ns: int) -> pd.Timestamp:
-    return pd.Timestamp(ns, unit="ns", tz="UTC")
-
-
-def _q(value: Decimal, places: int = 4) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-places))
-
-
-def forbidden(message: str, **extra: Any) -> AlpacaError:
-    return AlpacaError(403, CODE_FORBIDDEN, message, extra=extra or None)
-
-
-def not_found(message: str) -> AlpacaError:
-    return AlpacaError(404, CODE_NOT_FOUND, message)
-
-
-@dataclasses.dataclass
-class Path:
-    """Market data of one symbol over a window, as numpy arrays (one row per minute)."""
-
-    times: np.ndarray  # int64 ns, ascending
-    price: np.ndarray
-    bid: np.ndarray
-    ask: np.ndarray
-    regular: np.ndarray  # bool: inside the regular session
-    session: np.ndarray  # bool: regular or extended hours
-
-    def __len__(self) -> int:
-        return len(self.times)
-
-    def stats(self, extended: bool) -> tuple[float, float, float, float] | None:
-        """(min ask, max bid, min price, max price) over the tradable rows, memoised."""
-        cache = self.__dict__.setdefault("_stats", {})
-        if extended not in cache:
-            mask = self.session if extended else self.regular
-            if not mask.any():
-                cache[extended] = None
-            else:
-                cache[extended] = (
-                    float(self.ask[mask].min()),
-                    float(self.bid[mask].max()),
-                    float(self.price[mask].min()),
-                    float(self.price[mask].max()),
-                )
-        return cache[extended]
-
-
-@dataclasses.dataclass(frozen=True)
-class Event:
-    time_ns: int
-    kind: str  # activate | trigger | fill | expire | cancel
-    index: int = -1
-    price: float = 0.0
-    hwm: float | None = None
+#: Order statuses and the trade-update events a change to them sends (``None``: silent).
+STATUS_EVENTS = {
+    "accepted": "accepted",
+    "new": "new",
+    "canceled": "canceled",
+    "expired": "expired",
+    "replaced": "replaced",
+    "rejected": "rejected",
+    "done_for_day": "done_for_day",
+    "pending_new": "pending_new",
+    "pending_cancel": "pending_cancel",
+    "pending_replace": "pending_replace",
+    "held": None,
+    "filled": None,  # fills send ``fill`` / ``partial_fill`` with the execution
+    "partially_filled": None,
+}
+_UNSENT = frozenset({"accepted", "pending_new", "pending_cancel", "pending_replace"})
+_NANO_QTY = Decimal("1e-9")
 
 
 @dataclasses.dataclass
 class Changes:
-    """What the store must write after an operation."""
+    """What the store must write after an operation, and what to publish once it has."""
 
     orders: list[Order]
     positions: list[Position]
     removed_positions: list[str]
-    activities: list[dict[str, Any]]
+    fills: list[Fill]
     meta: dict[str, str]
+    events: list[TradeUpdate] = dataclasses.field(default_factory=list)
 
-
-def _first(mask: np.ndarray) -> int | None:
-    if not mask.size:
-        return None
-    i = int(mask.argmax())
-    return i if mask[i] else None
-
-
-class _Book:
-    """The live orders of one symbol as arrays, to skip the ones a window cannot reach.
-
-    Most resting orders are far from the market: comparing every limit/stop against the
-    window's extremes in one numpy expression leaves only the few that may have an event.
-    Rebuilt whenever an order of the symbol changes (the engine drops it in ``_mark``).
-    """
-
-    def __init__(self, orders: list[Order]) -> None:
-        self.orders = orders
-        self.skippable = np.array(
-            [
-                o.status != "accepted"
-                and o.time_in_force not in ONE_SHOT_TIFS
-                and o.type in ("limit", "stop")
-                and not o.extended_hours
-                for o in orders
-            ],
-            dtype=bool,
-        )
-        self.buy = np.array([o.side == "buy" for o in orders], dtype=bool)
-        self.limit = np.array([o.type == "limit" for o in orders], dtype=bool)
-        self.threshold = np.array(
-            [float((o.limit_price if o.type == "limit" else o.stop_price) or 0) for o in orders]
-        )
-        self.since = np.array([_ns(o.since) if o.since is not None else -1 for o in orders])
-        self.expires = np.array(
-            [_ns(o.expires_at) if o.expires_at is not None else _NEVER for o in orders]
+    def __bool__(self) -> bool:
+        return bool(
+            self.orders or self.positions or self.removed_positions or self.fills or self.meta
         )
 
-    def candidates(self, path: Path, end_ns: int) -> list[Order]:
-        """Orders that may have an event in ``path`` (a superset; the rest provably do not)."""
-        no_expiry = self.expires > end_ns
-        if not len(path):
-            quiet = no_expiry
-        else:
-            stats = path.stats(extended=False)
-            if stats is None:
-                reached = np.zeros(len(self.orders), dtype=bool)
-            else:
-                min_ask, max_bid, min_px, max_px = stats
-                t = self.threshold
-                reached = np.where(
-                    self.limit,
-                    np.where(self.buy, t >= min_ask, t <= max_bid),
-                    np.where(self.buy, t <= max_px, t >= min_px),
-                )
-            quiet = self.skippable & no_expiry & (self.since < path.times[0]) & ~reached
-        return [self.orders[i] for i in np.flatnonzero(~quiet)]
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 class Engine:
-    """Accounts, orders, positions and matching for one paper account."""
+    """Orders, positions and matching for one paper account."""
 
     def __init__(
         self,
-        market: Any,
-        clock: Any,
+        market: Market,
+        clock: Clock,
         *,
         seed: int = 0,
         partial_fills: bool = True,
@@ -205,26 +114,52 @@ class Engine:
         self.seed = seed
         self.partial_fills = partial_fills
         self.shorting_enabled = shorting_enabled
+        self.initial_cash = Decimal(str(cash))
+        self.emit_events = False  # the exchange turns this on when someone listens
+        self.prices = Prices(market)
+        self._reference_closes: dict[dt.date, pd.Timestamp] = {}
+        self._reference_day: tuple[int, int, pd.Timestamp] = (0, 0, pd.Timestamp(0, tz="UTC"))
+        self._asset_ids: dict[str, str] | None = None
+        self._reset()
         self.account_id = str(uuid.uuid4())
         self.account_number = "PA" + "".join(random.Random(seed).choices("0123456789", k=10))
-        self.created_at = utc(clock.now())
-        self.cash = Decimal(str(cash))
-        self.cursor = utc(clock.now())
-        self.fill_seq = 0
+        self.created_at = self.now()
+        self.cursor = self.created_at
+
+    def _reset(self) -> None:
+        """An empty account (before ``restore`` loads a stored one)."""
+        self.fill_model = FillModel(
+            self.seed, PARTIAL_FILL_PROBABILITY if self.partial_fills else 0.0
+        )
+        self.ledger = Ledger(self.initial_cash)
         self.orders: dict[str, Order] = {}
-        self.positions: dict[str, Position] = {}
-        self.activities: list[dict[str, Any]] = []
         self._by_client: dict[str, str] = {}
         self._open: set[str] = set()
-        self._open_by_symbol: dict[str, set[str]] = {}
-        self._books: dict[str, _Book] = {}
-        self._prev_close_cache: dict[tuple[str, str], Decimal] = {}
-        self._point_cache: dict[tuple[str, int], Path] = {}
-        self._tick_cache: dict[str, tuple[int, int, Path]] = {}
+        self._cores: dict[str, MatchingCore] = {}
+        self._wash = checks.WashIndex()
+        self._emitted: dict[str, str] = {}  # order id -> the status its last event showed
         self._dirty_orders: set[str] = set()
         self._dirty_positions: set[str] = set()
-        self._new_activities: list[dict[str, Any]] = []
+        self._new_fills: list[Fill] = []
+        self._events: list[TradeUpdate] = []
         self._meta_dirty = True
+        self._drained_meta: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ views for callers
+    @property
+    def cash(self) -> Decimal:
+        return self.ledger.cash
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        return self.ledger.positions
+
+    @property
+    def hours(self) -> MarketHours:
+        return self.market.hours
+
+    def now(self) -> pd.Timestamp:
+        return utc(self.clock.now())
 
     # ------------------------------------------------------------------ state and store
     def meta(self) -> dict[str, str]:
@@ -232,9 +167,9 @@ class Engine:
             "account_id": self.account_id,
             "account_number": self.account_number,
             "created_at": self.created_at.isoformat(),
-            "cash": str(self.cash),
             "cursor": self.cursor.isoformat(),
-            "fill_seq": str(self.fill_seq),
+            "fill_seq": str(self.fill_model.sequence),
+            **self.ledger.meta(),
         }
 
     def restore(
@@ -242,52 +177,102 @@ class Engine:
         meta: dict[str, str],
         orders: Iterable[Order],
         positions: Iterable[Position],
-        activities: Iterable[dict[str, Any]],
+        fills: Iterable[Fill],
     ) -> None:
-        """Load a stored state (after a restart); the clock may have moved on meanwhile."""
+        """Load a stored state (after a restart, or after a write that failed)."""
+        self._reset()
         if meta:
             self.account_id = meta["account_id"]
             self.account_number = meta["account_number"]
             self.created_at = utc(meta["created_at"])
-            self.cash = Decimal(meta["cash"])
             self.cursor = utc(meta["cursor"])
-            self.fill_seq = int(meta["fill_seq"])
+            self.fill_model.sequence = int(meta["fill_seq"])
+            self.ledger.restore(meta, list(positions), list(fills))
+            self._drained_meta = dict(meta)
         for order in orders:
             self.orders[order.id] = order
             self._by_client[order.client_order_id] = order.id
-            if order.is_open:
-                self._open.add(order.id)
-                self._open_by_symbol.setdefault(order.symbol, set()).add(order.id)
-        self.positions = {p.symbol: p for p in positions}
-        self.activities = list(activities)
+            self._emitted[order.id] = order.status
+            self._index(order)
+        self._dirty_orders.clear()
         self._meta_dirty = False
+
+    def _meta_changes(self) -> dict[str, str]:
+        """The meta values that differ from the last drained ones (usually the cursor)."""
+        meta = self.meta()
+        changed = {k: v for k, v in meta.items() if self._drained_meta.get(k) != v}
+        self._drained_meta = meta
+        return changed
 
     def drain(self) -> Changes:
         """Everything changed since the previous drain, and forget it."""
+        positions = self.ledger.positions
         changes = Changes(
             orders=[self.orders[i] for i in self._dirty_orders],
-            positions=[self.positions[s] for s in self._dirty_positions if s in self.positions],
-            removed_positions=[s for s in self._dirty_positions if s not in self.positions],
-            activities=self._new_activities,
-            meta=self.meta() if self._meta_dirty else {},
+            positions=[positions[s] for s in self._dirty_positions if s in positions],
+            removed_positions=[s for s in self._dirty_positions if s not in positions],
+            fills=self._new_fills,
+            meta=self._meta_changes() if self._meta_dirty else {},
+            events=self._events,
         )
         self._dirty_orders = set()
         self._dirty_positions = set()
-        self._new_activities = []
+        self._new_fills = []
+        self._events = []
         self._meta_dirty = False
         return changes
 
-    def _mark(self, order: Order, now: dt.datetime | None = None) -> None:
+    # ------------------------------------------------------------------ one change, everywhere
+    def _core(self, symbol: str) -> MatchingCore:
+        core = self._cores.get(symbol)
+        if core is None:
+            core = self._cores[symbol] = MatchingCore(symbol, self.fill_model)
+        return core
+
+    def _index(self, order: Order) -> None:
+        """Keep every index current after a change to ``order``."""
+        if order.is_open:
+            self._open.add(order.id)
+        else:
+            self._open.discard(order.id)
+        self._core(order.symbol).book.update(order)
+        self.ledger.update_holds(order)
+        self._wash.update(order)
+
+    def _mark(
+        self, order: Order, now: pd.Timestamp | None = None, fill: Fill | None = None
+    ) -> None:
+        """Record a change to ``order``: indexes, what to persist, what to publish."""
         if now is not None:
             order.updated_at = now
         self._dirty_orders.add(order.id)
-        self._books.pop(order.symbol, None)
-        if order.is_open:
-            self._open.add(order.id)
-            self._open_by_symbol.setdefault(order.symbol, set()).add(order.id)
+        self._index(order)
+        if fill is not None:
+            self._publish(order, fill.time, fill)
+        elif self._emitted.get(order.id) != order.status and STATUS_EVENTS.get(order.status):
+            self._publish(order, order.updated_at or order.created_at, None)
+        self._emitted[order.id] = order.status
+
+    def _publish(self, order: Order, when: dt.datetime, fill: Fill | None) -> None:
+        if not self.emit_events:
+            return
+        legs = tuple(self.orders[i].snapshot() for i in order.leg_ids if i in self.orders)
+        if fill is None:
+            event = STATUS_EVENTS[order.status]
+            assert event is not None
+            update = TradeUpdate(event, order.snapshot(), utc(when), legs)
         else:
-            self._open.discard(order.id)
-            self._open_by_symbol.get(order.symbol, set()).discard(order.id)
+            update = TradeUpdate(
+                "fill" if order.status == "filled" else "partial_fill",
+                order.snapshot(),
+                fill.time,
+                legs,
+                execution_id=fill.execution_id,
+                price=fill.price,
+                qty=fill.qty,
+                position_qty=self.ledger.position_qty(order.symbol),
+            )
+        self._events.append(update)
 
     def _add(self, order: Order) -> None:
         self.orders[order.id] = order
@@ -295,288 +280,88 @@ class Engine:
         self._mark(order)
 
     # ------------------------------------------------------------------ market helpers
-    @property
-    def hours(self) -> Any:
-        return self.market.hours
-
-    def now(self) -> pd.Timestamp:
-        return utc(self.clock.now())
-
-    def _asset(self, symbol: str) -> dict[str, Any]:
+    def _asset(self, symbol: str) -> tuple[str, dict[str, Any]]:
+        """The tradable asset for a ticker or an asset id (as Alpaca accepts either)."""
         asset = self.market.asset(symbol)
+        if asset is None and _is_uuid(symbol):
+            if self._asset_ids is None:
+                self._asset_ids = {asset_id(s).upper(): s for s in self.market.symbols()}
+            ticker = self._asset_ids.get(symbol.upper())
+            asset = None if ticker is None else self.market.asset(ticker)
         if asset is None or not asset.get("tradable", True):
-            raise unprocessable_asset(symbol)
-        return asset
+            raise bad_request(f'asset "{symbol}" not found')
+        return asset["symbol"], asset
 
     def last_price(self, symbol: str, t: dt.datetime) -> Decimal:
-        return to_decimal(float(self._point_path(symbol, utc(t)).price[0]))
+        return self.prices.last(symbol, utc(t))
+
+    def reference_close(self, t: pd.Timestamp) -> pd.Timestamp:
+        """The previous trading day's close: the last session close before ``t``'s NY day."""
+        lo, hi, close = self._reference_day
+        if lo <= t.value < hi:  # the same New York day as last time (most calls)
+            return close
+        day = t.tz_convert(NEW_YORK).date()
+        close = self._reference_closes.get(day)
+        if close is None:
+            midnight = pd.Timestamp(day, tz=NEW_YORK).tz_convert("UTC")
+            close = midnight - pd.Timedelta(days=1)
+            for days in range(1, 12):  # the last close at or before midnight
+                candidate = utc(self.hours.session_close(midnight - pd.Timedelta(days=days)))
+                if candidate <= midnight:
+                    close = candidate
+                    break
+            self._reference_closes[day] = close
+        midnight = pd.Timestamp(day, tz=NEW_YORK)
+        self._reference_day = (
+            midnight.tz_convert("UTC").value,
+            (midnight + pd.DateOffset(days=1)).tz_convert("UTC").value,
+            close,
+        )
+        return close
 
     def previous_close(self, symbol: str, t: pd.Timestamp) -> Decimal:
-        """The last trade of the previous session (``lastday_price``), cached per day."""
-        key = (symbol, t.date().isoformat())
-        if key not in self._prev_close_cache:
-            close = self._previous_session_close(t)
-            self._prev_close_cache[key] = self.last_price(symbol, close - pd.Timedelta(1, "us"))
-        return self._prev_close_cache[key]
-
-    def _previous_session_close(self, t: pd.Timestamp) -> pd.Timestamp:
-        for days in range(1, 12):
-            close = utc(self.hours.session_close(t - pd.Timedelta(days=days)))
-            if close <= t - pd.Timedelta(days=days - 1) and close < t:
-                return close
-        return t - pd.Timedelta(days=1)
-
-    def _point_path(self, symbol: str, t: pd.Timestamp) -> Path:
-        """The quote and last trade at ``t``, as a one-row path (used at submission).
-
-        Cached per (symbol, instant): under a manual clock many orders share one instant.
-        """
-        key = (symbol, _ns(t))
-        path = self._point_cache.get(key)
-        if path is None:
-            if len(self._point_cache) > 256:
-                self._point_cache.clear()
-            path = self._point_cache[key] = self._load_point_path(symbol, t)
-        return path
-
-    def _load_point_path(self, symbol: str, t: pd.Timestamp) -> Path:
-        quote = self.market.quote_at(symbol, t)
-        trade = self.market.trade_at(symbol, t)
-        if quote is None or trade is None:
-            raise bad_request(f"no market data for {symbol} at {rfc3339(t)}")
-        regular = bool(self.hours.is_open(t))
-        session = regular or bool(self.hours.is_extended(t))
-        return Path(
-            times=np.array([_ns(t)], dtype=np.int64),
-            price=np.array([float(trade["price"])]),
-            bid=np.array([float(quote["bid_price"])]),
-            ask=np.array([float(quote["ask_price"])]),
-            regular=np.array([regular]),
-            session=np.array([session]),
-        )
-
-    def _tick_path(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> Path:
-        """Minute ticks in (start, end], sliced from a per-symbol cache filled a day ahead.
-
-        A clock stepped minute by minute would otherwise ask the market for one row at a
-        time; the prefetched rows are only ever read up to the current time.
-        """
-        lo_ns, hi_ns = _ns(start), _ns(end)
-        cached = self._tick_cache.get(symbol)
-        if cached is None or not (cached[0] <= lo_ns and hi_ns < cached[1]):
-            fetch_end = max(end, start + TICK_PREFETCH) + pd.Timedelta(1, "us")
-            cached = (lo_ns, _ns(fetch_end), self._load_ticks(symbol, start, fetch_end))
-            self._tick_cache[symbol] = cached
-        full = cached[2]
-        a = int(np.searchsorted(full.times, lo_ns, side="right"))
-        b = int(np.searchsorted(full.times, hi_ns, side="right"))
-        return Path(
-            times=full.times[a:b],
-            price=full.price[a:b],
-            bid=full.bid[a:b],
-            ask=full.ask[a:b],
-            regular=full.regular[a:b],
-            session=full.session[a:b],
-        )
-
-    def _load_ticks(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> Path:
-        frame = self.market.ticks(symbol, start, end)
-        times = frame.index.as_unit("ns").asi8 if len(frame) else np.empty(0, np.int64)
-        return Path(
-            times=np.asarray(times, dtype=np.int64),
-            price=frame["price"].to_numpy(np.float64),
-            bid=frame["bid_price"].to_numpy(np.float64),
-            ask=frame["ask_price"].to_numpy(np.float64),
-            regular=np.asarray(self.hours.regular_mask(times), dtype=bool),
-            session=np.ones(len(times), dtype=bool),
-        )
+        """``lastday_price``: the last trade of the previous trading day."""
+        return self.prices.close_price(symbol, self.reference_close(t))
 
     # ------------------------------------------------------------------ time
-    def process_until(self, t: Any) -> None:
-        """Run the market forward to ``t``: triggers, fills, expiries, in time order."""
+    def process_until(self, t: dt.datetime | str) -> None:
+        """Run the market forward to ``t``: triggers, fills, expiries, in time order.
+
+        The window is cut at the previous trading day's close, where the equity is
+        recorded: that is ``last_equity`` for the rest of the day.
+        """
         t = utc(t)
         if t <= self.cursor:
             return
-        end_ns = _ns(t)
-        for symbol in sorted(s for s, ids in self._open_by_symbol.items() if ids):
-            book = self._books.get(symbol)
-            if book is None:
-                live = [self.orders[i] for i in self._open_by_symbol[symbol]]
-                book = self._books[symbol] = _Book([o for o in live if o.status in ACTIVE_STATUSES])
-            if not book.orders:
-                continue
-            path = self._tick_path(symbol, self.cursor, t)
-            candidates = book.candidates(path, end_ns)
-            if candidates:
-                self._run(candidates, path, end_ns)
+        # only closes from t's reference close on can be some day's reference (at most two)
+        reference = self.reference_close(t)
+        close = reference if reference > self.cursor else utc(self.hours.next_close(self.cursor))
+        while close <= t:
+            self._advance_to(close)
+            self.ledger.record_baseline(close, self.ledger.equity(self._close_prices(close)))
+            close = utc(self.hours.next_close(close))
+        self._advance_to(t)
+
+    def _close_prices(self, close: pd.Timestamp) -> Callable[[str], Decimal]:
+        return lambda symbol: self.prices.close_price(symbol, close)
+
+    def _advance_to(self, t: pd.Timestamp) -> None:
+        if t <= self.cursor:
+            return
+        end_ns = ns(t)
+        for symbol in sorted(s for s, core in self._cores.items() if core.book):
+            path = self.prices.ticks(symbol, self.cursor, t)
+            self._cores[symbol].advance(path, end_ns, self._apply)
         self.cursor = t
         self._meta_dirty = True
 
-    # ------------------------------------------------------------------ matching
-    def _run(self, orders: list[Order], path: Path, end_ns: int) -> None:
-        heap: list[tuple[int, int, str, int, Event]] = []
-        version: dict[str, int] = {}
-
-        def push(order: Order) -> None:
-            version[order.id] = version.get(order.id, 0) + 1
-            if order.status not in ACTIVE_STATUSES:
-                return
-            event = self._next_event(order, path, end_ns)
-            if event is not None:
-                key = (event.time_ns, _ns(order.created_at), order.id, version[order.id], event)
-                heapq.heappush(heap, key)
-
-        for order in orders:
-            push(order)
-        while heap:
-            _, _, oid, v, event = heapq.heappop(heap)
-            if version[oid] != v:
-                continue
-            for touched in self._apply(self.orders[oid], event, path):
-                push(touched)
-        for order in orders:
-            if order.type == "trailing_stop" and order.status in ACTIVE_STATUSES:
-                self._roll_trailing(order, path)
-
-    def _window(self, order: Order, path: Path, end_ns: int) -> tuple[int, int]:
-        since = _ns(order.since) if order.since is not None else -1
-        stop_ns = end_ns + 1
-        if order.expires_at is not None:
-            stop_ns = min(stop_ns, _ns(order.expires_at))
-        lo = int(np.searchsorted(path.times, since, side="right"))
-        hi = int(np.searchsorted(path.times, stop_ns, side="left"))
-        return lo, max(lo, hi)
-
-    def _tradable(self, order: Order, path: Path, lo: int, hi: int) -> np.ndarray:
-        if order.extended_hours and order.type == "limit":
-            return path.session[lo:hi]
-        return path.regular[lo:hi]
-
-    def _next_event(self, order: Order, path: Path, end_ns: int) -> Event | None:
-        lo, hi = self._window(order, path, end_ns)
-        tradable = self._tradable(order, path, lo, hi)
-        fill = self._first_fill(order, path, lo, hi, tradable)
-        first_tradable = _first(tradable)
-        if order.time_in_force in ONE_SHOT_TIFS and first_tradable is not None:
-            i = lo + first_tradable
-            if fill is not None and fill.index == i:
-                return fill
-            return Event(int(path.times[i]), "cancel", i)
-        if fill is not None and fill.kind == "fill":
-            if order.status == "accepted" and first_tradable is not None:
-                i = lo + first_tradable
-                if i < fill.index:
-                    return Event(int(path.times[i]), "activate", i)
-            return fill
-        if order.status == "accepted" and first_tradable is not None:
-            i = lo + first_tradable
-            if fill is None or i < fill.index:
-                return Event(int(path.times[i]), "activate", i)
-        if fill is not None:
-            return fill  # a stop-limit trigger
-        if order.expires_at is not None and _ns(order.expires_at) <= end_ns:
-            kind = "cancel" if order.time_in_force in ONE_SHOT_TIFS else "expire"
-            return Event(_ns(order.expires_at), kind)
-        return None
-
-    def _first_fill(
-        self, order: Order, path: Path, lo: int, hi: int, tradable: np.ndarray
-    ) -> Event | None:
-        """The first fill (or stop-limit trigger) of ``order`` in path[lo:hi]."""
-        if hi <= lo:
-            return None
-        buy = order.side == "buy"
-        px, bid, ask = path.price[lo:hi], path.bid[lo:hi], path.ask[lo:hi]
-        auction = order.time_in_force in ("opg", "cls")
-        quote = ask if buy else bid
-        limit = float(order.limit_price) if order.limit_price is not None else None
-
-        def limit_ok(against: np.ndarray) -> np.ndarray:
-            assert limit is not None
-            return against <= limit if buy else against >= limit
-
-        kind = order.type
-        if kind == "stop_limit" and order.triggered:
-            kind = "limit"
-        if kind == "market":
-            cond = tradable
-        elif kind == "limit":
-            cond = tradable & limit_ok(px if auction else quote)
-        elif kind in ("stop", "stop_limit"):
-            stop = float(order.stop_price or 0)
-            crossed = tradable & (px >= stop if buy else px <= stop)
-            if kind == "stop_limit":
-                i0 = _first(crossed)
-                if i0 is None:
-                    return None
-                fills = tradable[i0:] & limit_ok(quote[i0:])
-                i1 = _first(fills)
-                if i1 is None:
-                    return Event(int(path.times[lo + i0]), "trigger", lo + i0)
-                i = lo + i0 + i1
-                return Event(int(path.times[i]), "fill", i, float(quote[i0 + i1]))
-            cond = crossed
-        else:  # trailing_stop
-            return self._trailing_fill(order, path, lo, hi, tradable)
-        i = _first(cond)
-        if i is None:
-            return None
-        price = float(px[i]) if auction else float(quote[i])
-        return Event(int(path.times[lo + i]), "fill", lo + i, price)
-
-    def _trail_stop(self, order: Order, hwm: np.ndarray) -> np.ndarray:
-        buy = order.side == "buy"
-        if order.trail_price is not None:
-            offset = float(order.trail_price)
-            return hwm + offset if buy else hwm - offset
-        pct = float(order.trail_percent or 0) / 100.0
-        return hwm * (1 + pct) if buy else hwm * (1 - pct)
-
-    def _hwm_run(self, order: Order, px: np.ndarray, tradable: np.ndarray) -> np.ndarray:
-        start = float(order.hwm) if order.hwm is not None else float(px[0])
-        if order.side == "buy":
-            return np.minimum.accumulate(np.minimum(np.where(tradable, px, np.inf), start))
-        return np.maximum.accumulate(np.maximum(np.where(tradable, px, -np.inf), start))
-
-    def _trailing_fill(
-        self, order: Order, path: Path, lo: int, hi: int, tradable: np.ndarray
-    ) -> Event | None:
-        px = path.price[lo:hi]
-        hwm = self._hwm_run(order, px, tradable)
-        stop = self._trail_stop(order, hwm)
-        buy = order.side == "buy"
-        cond = tradable & (px >= stop if buy else px <= stop)
-        i = _first(cond)
-        if i is None:
-            return None
-        quote = path.ask if buy else path.bid
-        return Event(int(path.times[lo + i]), "fill", lo + i, float(quote[lo + i]), float(hwm[i]))
-
-    def _roll_trailing(self, order: Order, path: Path) -> None:
-        """Move ``hwm`` and ``stop_price`` along the regular-hours trades of the window."""
-        lo, hi = self._window(order, path, _NEVER - 1)
-        tradable = path.regular[lo:hi]
-        if not tradable.any():
-            return
-        hwm = self._hwm_run(order, path.price[lo:hi], tradable)[-1]
-        self._set_trail(order, to_decimal(float(hwm)))
-        self._mark(order)
-
-    def _set_trail(self, order: Order, hwm: Decimal) -> None:
-        order.hwm = hwm
-        if order.trail_price is not None:
-            stop = hwm + order.trail_price if order.side == "buy" else hwm - order.trail_price
-        else:
-            pct = (order.trail_percent or Decimal(0)) / 100
-            stop = hwm * (1 + pct) if order.side == "buy" else hwm * (1 - pct)
-        order.stop_price = to_tick(stop)
-
-    def _apply(self, order: Order, event: Event, path: Path) -> list[Order]:
+    # ------------------------------------------------------------------ events of matching
+    def _apply(self, order: Order, event: Event) -> list[Order]:
         """Carry out one event; return the orders whose next event must be recomputed."""
-        when = _from_ns(event.time_ns)
+        when = from_ns(event.time_ns)
         if event.kind == "activate":
             order.status = "new"
-            order.since = _from_ns(event.time_ns - 1)
+            order.since = from_ns(event.time_ns - 1)
             self._mark(order, when)
             return [order]
         if event.kind == "trigger":
@@ -584,9 +369,18 @@ class Engine:
             order.since = when
             self._mark(order, when)
             return [order]
+        if event.kind == "trail":
+            assert event.hwm is not None
+            self._set_trail(order, to_decimal(event.hwm))
+            self._mark(order)
+            return []
         if event.kind in ("expire", "cancel"):
             return self._close(order, "expired" if event.kind == "expire" else "canceled", when)
         return self._fill_event(order, event, when)
+
+    def _set_trail(self, order: Order, hwm: Decimal) -> None:
+        order.hwm = hwm
+        order.stop_price = trail_stop(order, hwm)
 
     def _fill_event(self, order: Order, event: Event, when: pd.Timestamp) -> list[Order]:
         price = to_decimal(event.price)
@@ -594,99 +388,55 @@ class Engine:
             self._set_trail(order, to_decimal(event.hwm))
         if order.type == "stop_limit":
             order.triggered = True
-        if order.notional is not None and order.qty is None:
-            qty = (order.notional / price).quantize(Decimal("1e-9"), rounding=ROUND_DOWN)
-            leaves = qty
-        else:
-            leaves = order.leaves_qty
-            qty = self._fill_size(order, leaves)
+        qty = event.qty
+        assert qty is not None
         if qty <= 0:
             return self._close(order, "canceled", when)
-        self._execute(order, qty, price, when)
+        leaves = qty if order.notional is not None and order.qty is None else order.leaves_qty
+        fill = self.ledger.book_fill(order, qty, price, when, self.account_id)
+        self._dirty_positions.add(order.symbol)
+        self._new_fills.append(fill)
+        self._meta_dirty = True
         if order.notional is not None or qty >= leaves:
             order.status = "filled"
             order.filled_at = when
-            self._mark(order, when)
+            self._mark(order, when, fill)
             return [order, *self._after_fill(order, when)]
         order.status = "partially_filled"
         order.since = when
-        self._mark(order, when)
+        self._mark(order, when, fill)
         if order.time_in_force in ONE_SHOT_TIFS:
             return self._close(order, "canceled", when)
         return [order]
 
-    def _fill_size(self, order: Order, leaves: Decimal) -> Decimal:
-        if not self.partial_fills or order.time_in_force == "fok":
-            return leaves
-        rng = random.Random(self.seed * 1_000_003 + self.fill_seq)
-        self.fill_seq += 1
-        self._meta_dirty = True
-        if rng.random() >= PARTIAL_FILL_PROBABILITY:
-            return leaves
-        share = Decimal(str(round(rng.uniform(0.1, 0.9), 4)))
-        if leaves == leaves.to_integral_value():
-            part = (leaves * share).to_integral_value(rounding=ROUND_DOWN)
-            return part if 0 < part < leaves else leaves
-        part = (leaves * share).quantize(Decimal("1e-9"), rounding=ROUND_DOWN)
-        return part if 0 < part < leaves else leaves
-
-    def _execute(self, order: Order, qty: Decimal, price: Decimal, when: pd.Timestamp) -> None:
-        """Book a fill: cash, position, the order's averages, a FILL activity."""
-        amount = qty * price
-        self.cash += -amount if order.side == "buy" else amount
-        position = self.positions.get(order.symbol) or Position(order.symbol)
-        position.apply_fill(order.side, qty, price)
-        if position.qty == 0:
-            self.positions.pop(order.symbol, None)
-        else:
-            self.positions[order.symbol] = position
-        self._dirty_positions.add(order.symbol)
-        before = order.filled_qty
-        order.filled_qty = before + qty
-        previous = (order.filled_avg_price or Decimal(0)) * before
-        order.filled_avg_price = _q((previous + amount) / order.filled_qty, 6)
-        self._meta_dirty = True
-        done = order.notional is not None or order.filled_qty >= (order.qty or 0)
-        activity = {
-            "id": f"{when.strftime('%Y%m%d%H%M%S%f')[:-3]}::{uuid.uuid4()}",
-            "account_id": self.account_id,
-            "activity_type": "FILL",
-            "transaction_time": rfc3339(when),
-            "type": "fill" if done else "partial_fill",
-            "price": decimal_str(price),
-            "qty": decimal_str(qty),
-            "side": order.side,
-            "symbol": order.symbol,
-            "leaves_qty": decimal_str(Decimal(0) if done else order.leaves_qty),
-            "order_id": order.id,
-            "cum_qty": decimal_str(order.filled_qty),
-            "order_status": "filled" if done else "partially_filled",
-        }
-        self.activities.append(activity)
-        self._new_activities.append(activity)
-
-    def _group(self, order: Order) -> tuple[Order | None, list[Order]]:
+    def _group(self, order: Order) -> tuple[Order, list[Order]]:
         parent = self.orders[order.parent_id] if order.parent_id else order
-        legs = [self.orders[i] for i in parent.leg_ids]
-        return parent, legs
+        return parent, [self.orders[i] for i in parent.leg_ids]
 
     def _after_fill(self, order: Order, when: pd.Timestamp) -> list[Order]:
-        """Bracket/OTO: the entry's fill releases the legs; OCO/legs: one fill cancels the rest."""
+        """Bracket/OTO: the entry's fill releases the legs; OCO/legs: one fill cancels the rest.
+
+        As Alpaca shows it, a bracket's take profit becomes ``new`` and its stop loss keeps
+        showing ``held`` (it is working all the same) until the take profit is done.
+        """
         parent, legs = self._group(order)
         touched: list[Order] = []
         if order is parent and order.order_class in ("bracket", "oto"):
             for leg in legs:
-                if leg.status == "held":
+                if leg.status != "held":
+                    continue
+                if order.order_class == "bracket" and leg.type != "limit" and len(legs) > 1:
+                    leg.released = True  # the stop loss: working, shown as held
+                else:
                     leg.status = "new"
-                    leg.since = when
-                    leg.qty = order.filled_qty
-                    if leg.time_in_force == "day":
-                        leg.expires_at = self._expiry(leg, when)
-                    self._mark(leg, when)
-                    touched.append(leg)
+                leg.since = when
+                leg.qty = order.filled_qty
+                if leg.time_in_force == "day":
+                    leg.expires_at = self._expiry(leg, when)
+                self._mark(leg, when)
+                touched.append(leg)
             return touched
         if order.order_class in ("bracket", "oco", "oto"):
-            assert parent is not None
             for other in [parent, *legs]:
                 if other is not order and other.is_open:
                     touched += self._close(other, "canceled", when, cascade=False)
@@ -728,42 +478,57 @@ class Engine:
             return max(now, order.expires_at - pd.Timedelta(minutes=1) - pd.Timedelta(1, "ns"))
         return now - pd.Timedelta(1, "ns")
 
+    def _context(
+        self, asset: dict[str, Any], point: Path, now: pd.Timestamp, replacing: Order | None
+    ) -> checks.Context:
+        return checks.Context(
+            ledger=self.ledger,
+            quote=checks.Quote(
+                bid=to_decimal(float(point.bid[0])),
+                ask=to_decimal(float(point.ask[0])),
+                last=to_decimal(float(point.price[0])),
+            ),
+            asset=asset,
+            now=now,
+            hours=self.hours,
+            buying_power=lambda: self._numbers(now).buying_power,
+            wash=self._wash,
+            shorting_enabled=self.shorting_enabled,
+            replacing=replacing,
+        )
+
     def submit(self, body: Any) -> dict[str, Any]:
-        """``POST /v2/orders``: validate, accept, and try to match at the current quote."""
+        """``POST /v2/orders``: validate, admit, accept, and try to match at the current quote."""
         request = parse_order(body)
         now = self.now()
-        asset = self._asset(request.symbol)
+        symbol, asset = self._asset(request.symbol)
+        if symbol != request.symbol:
+            request = dataclasses.replace(request, symbol=symbol)
         if request.fractional and not asset.get("fractionable", False):
             raise bad_request("qty must be integer")
         if request.client_order_id and request.client_order_id in self._by_client:
             raise bad_request("client_order_id must be unique")
-        point = self._point_path(request.symbol, now)
-        price = to_decimal(float(point.price[0]))
-        self._check_bracket_prices(request, price)
-        self._check_wash_trade(request)
-        hold = self._check_funds(request, asset, point)
+        point = self.prices.point(symbol, now)
+        hold = checks.admit(request, self._context(asset, point, now, None))
         orders = self._create(request, now, hold)
-        parent = orders[0]
-        response = self.order_json(parent)
+        response = self.order_json(orders[0])
         self._activate_submitted(orders, now, point)
         return response
 
     def _create(
         self, request: OrderRequest, now: pd.Timestamp, hold: Decimal | None
     ) -> list[Order]:
-        common = {
-            "symbol": request.symbol,
-            "time_in_force": request.time_in_force,
-            "created_at": now,
-            "submitted_at": now,
-            "updated_at": now,
-            "order_class": request.order_class,
-        }
         parent = Order(
             id=str(uuid.uuid4()),
             client_order_id=request.client_order_id or str(uuid.uuid4()),
+            symbol=request.symbol,
             side=request.side,
             type=request.type,
+            time_in_force=request.time_in_force,
+            created_at=now,
+            submitted_at=now,
+            updated_at=now,
+            order_class=request.order_class,
             qty=request.qty,
             notional=request.notional,
             limit_price=request.limit_price,
@@ -773,7 +538,6 @@ class Engine:
             extended_hours=request.extended_hours,
             position_intent=request.position_intent,
             hold_price=hold,
-            **common,
         )
         parent.expires_at = self._expiry(parent, now)
         parent.since = self._since(parent, now)
@@ -832,126 +596,21 @@ class Engine:
 
     def _activate_submitted(self, orders: list[Order], now: pd.Timestamp, point: Path) -> None:
         """Match freshly accepted orders against the quote at submission time."""
-        active = [o for o in orders if o.status in ACTIVE_STATUSES]
-        self._run(active, point, _ns(now))
+        active = [o for o in orders if o.live]
+        if not active:
+            return
+        self._core(active[0].symbol).run(active, point, ns(now), self._apply)
         for order in active:
-            if order.status in ACTIVE_STATUSES and (order.since is None or order.since < now):
+            if order.live and (order.since is None or order.since < now):
                 order.since = now
+                self._mark(order)
             if order.status == "accepted" and order.time_in_force == "cls" and point.regular[0]:
                 order.status = "new"  # waits for the closing auction, but is live
                 self._mark(order, now)
 
-    def _check_bracket_prices(self, request: OrderRequest, price: Decimal) -> None:
-        if request.order_class not in ("bracket", "oto"):
-            return
-        if request.type in ("limit", "stop_limit"):
-            base = request.limit_price
-        elif request.type == "stop":
-            base = request.stop_price
-        else:
-            base = price
-        assert base is not None
-        tp, sl = request.take_profit_limit, request.stop_loss_stop
-        if request.side == "buy":
-            if tp is not None and tp < base + _CENT:
-                raise unprocessable("take_profit.limit_price must be >= base_price + 0.01")
-            if sl is not None and sl > base - _CENT:
-                raise unprocessable("stop_loss.stop_price must be <= base_price - 0.01")
-        else:
-            if tp is not None and tp > base - _CENT:
-                raise unprocessable("take_profit.limit_price must be <= base_price - 0.01")
-            if sl is not None and sl < base + _CENT:
-                raise unprocessable("stop_loss.stop_price must be >= base_price + 0.01")
-
-    def _check_wash_trade(self, request: OrderRequest) -> None:
-        """Alpaca rejects an order that could trade against one of the account's own orders."""
-        if request.order_class:
-            return
-        for oid in self._open:
-            other = self.orders[oid]
-            if other.symbol != request.symbol or other.side == request.side:
-                continue
-            if other.status == "held" or other.type not in ("market", "limit"):
-                continue
-            if request.type not in ("market", "limit"):
-                continue
-            crosses = request.type == "market" or other.type == "market"
-            if not crosses:
-                assert request.limit_price is not None and other.limit_price is not None
-                crosses = (
-                    request.limit_price >= other.limit_price
-                    if request.side == "buy"
-                    else request.limit_price <= other.limit_price
-                )
-            if crosses:
-                raise forbidden("potential wash trade detected. use complex orders")
-
-    def _held_qty(self, symbol: str, side: str, exclude: str | None = None) -> Decimal:
-        """Shares that open orders on one side hold. The exits of a bracket or an OCO
-        cancel each other, so such a group holds its largest leg once, not every leg."""
-        held: dict[str, Decimal] = {}
-        for oid in self._open:
-            o = self.orders[oid]
-            if o.symbol != symbol or o.side != side or o.status == "held" or o.id == exclude:
-                continue
-            group = (o.parent_id or o.id) if o.order_class in ("bracket", "oco") else o.id
-            leaves = o.leaves_qty if o.qty is not None else Decimal(0)
-            held[group] = max(held.get(group, Decimal(0)), leaves)
-        return sum(held.values(), Decimal(0))
-
-    def _check_funds(
-        self, request: OrderRequest, asset: dict[str, Any], point: Path
-    ) -> Decimal | None:
-        """Buying power for buys and new shorts; available qty for sells. Returns the hold price."""
-        position = self.positions.get(request.symbol)
-        held_qty = position.qty if position else Decimal(0)
-        bid, ask = to_decimal(float(point.bid[0])), to_decimal(float(point.ask[0]))
-        if request.side == "sell" and request.order_class != "oco":
-            qty = request.qty if request.qty is not None else _q(request.notional / bid, 9)  # type: ignore[operator]
-            available = max(held_qty, Decimal(0)) - self._held_qty(request.symbol, "sell")
-            if qty <= available:
-                return None
-            can_short = (
-                self.shorting_enabled
-                and held_qty <= 0
-                and asset.get("shortable", False)
-                and not request.fractional
-            )
-            if not can_short:
-                raise forbidden(
-                    f"insufficient qty available for order (requested: {decimal_str(qty)}, "
-                    f"available: {decimal_str(max(available, Decimal(0)))})",
-                    symbol=request.symbol,
-                    existing_qty=decimal_str(held_qty),
-                    held_for_orders=decimal_str(self._held_qty(request.symbol, "sell")),
-                    available=decimal_str(max(available, Decimal(0))),
-                )
-            self._check_buying_power(qty * bid)
-            return None
-        if request.side == "buy" and held_qty < 0:
-            return None  # covering a short
-        if request.side != "buy":
-            return None
-        if request.notional is not None:
-            cost, per_share = request.notional, ask
-        else:
-            per_share = request.limit_price or request.stop_price or ask
-            if request.type == "stop_limit":
-                per_share = max(request.limit_price or ask, request.stop_price or ask)
-            cost = (request.qty or Decimal(0)) * per_share
-        self._check_buying_power(cost)
-        return per_share
-
-    def _check_buying_power(self, cost: Decimal) -> None:
-        buying_power = self.account_numbers(self.now())["buying_power"]
-        if cost > buying_power:
-            raise forbidden(
-                "insufficient buying power",
-                buying_power=decimal_str(_q(buying_power, 2)),
-                cost_basis=decimal_str(_q(cost, 2)),
-            )
-
     def get_order(self, order_id: str) -> Order:
+        if not _is_uuid(order_id):
+            raise bad_request("order_id is missing")  # Alpaca's answer to a malformed id
         order = self.orders.get(order_id)
         if order is None:
             raise not_found(f"order not found for {order_id}")
@@ -964,10 +623,8 @@ class Engine:
         return self.orders[oid]
 
     def order_json(self, order: Order, nested: bool = True) -> dict[str, Any]:
-        legs = (
-            [self.orders[i].to_json() for i in order.leg_ids] if nested and order.leg_ids else None
-        )
-        return order.to_json(legs)
+        legs = [self.orders[i] for i in order.leg_ids] if nested and order.leg_ids else None
+        return wire.order_json(order, legs)
 
     def list_orders(
         self,
@@ -1013,7 +670,6 @@ class Engine:
             raise unprocessable(f'order is already in "{order.status}" state')
         now = self.now()
         parent, legs = self._group(order)
-        assert parent is not None
         for member in [parent, *legs]:
             if member.is_open:
                 self._close(member, "canceled", now, cascade=False)
@@ -1022,7 +678,7 @@ class Engine:
     def cancel_all(self) -> list[dict[str, Any]]:
         """``DELETE /v2/orders``: one result per open order (multi-status)."""
         results = []
-        for oid in sorted(self._open, key=lambda i: _ns(self.orders[i].created_at)):
+        for oid in sorted(self._open, key=lambda i: ns(self.orders[i].created_at)):
             order = self.orders[oid]
             if not order.is_open or (order.parent_id and self.orders[order.parent_id].is_open):
                 continue
@@ -1031,12 +687,16 @@ class Engine:
         return results
 
     def replace(self, order_id: str, body: Any) -> dict[str, Any]:
-        """``PATCH /v2/orders/{id}``: a new order replaces the old one, which ends ``replaced``."""
+        """``PATCH /v2/orders/{id}``: a new order replaces the old one, which ends ``replaced``.
+
+        The new order passes the same admission rules as a new one would, counting what
+        the old one holds as free: a replace cannot sell shares that are not there.
+        """
         request = parse_replace(body)
         old = self.get_order(order_id)
         if old.status in CLOSED_STATUSES:
             raise unprocessable(f'order is already in "{old.status}" state')
-        if old.status in ("accepted", "pending_new", "pending_cancel", "pending_replace", "held"):
+        if old.status in _UNSENT or (old.status == "held" and not old.released):
             raise unprocessable("unable to replace order, order isn't sent to exchange yet")
         self._check_replace_fields(old, request)
         if request.client_order_id and request.client_order_id in self._by_client:
@@ -1053,7 +713,7 @@ class Engine:
             time_in_force=request.time_in_force or old.time_in_force,
             limit_price=request.limit_price if request.limit_price is not None else old.limit_price,
             stop_price=request.stop_price if request.stop_price is not None else old.stop_price,
-            status="accepted",
+            status="held" if old.status == "held" else "accepted",
             filled_qty=Decimal(0),
             filled_avg_price=None,
             filled_at=None,
@@ -1069,12 +729,22 @@ class Engine:
             else:
                 new.trail_percent = request.trail
             self._set_trail(new, new.hwm or self.last_price(new.symbol, now))
-        if new.side == "buy" and new.type != "trailing_stop":
-            per_share = new.limit_price or new.stop_price or new.hold_price or Decimal(0)
-            extra = (new.qty or Decimal(0)) * per_share - old.leaves_qty * (old.hold_price or 0)
-            if extra > 0:
-                self._check_buying_power(extra)
-            new.hold_price = per_share
+        point = self.prices.point(new.symbol, now)
+        _, asset = self._asset(new.symbol)
+        proposal = OrderRequest(
+            symbol=new.symbol,
+            side=new.side,
+            type=new.type,
+            time_in_force=new.time_in_force,
+            qty=new.qty,
+            limit_price=new.limit_price,
+            stop_price=new.stop_price if new.type != "trailing_stop" else None,
+            trail_price=new.trail_price,
+            trail_percent=new.trail_percent,
+            extended_hours=new.extended_hours,
+            order_class=new.order_class,
+        )
+        new.hold_price = checks.admit(proposal, self._context(asset, point, now, old))
         new.expires_at = self._expiry(new, now)
         new.since = self._since(new, now)
         old.status = "replaced"
@@ -1090,7 +760,7 @@ class Engine:
             parent.leg_ids = [new.id if i == old.id else i for i in parent.leg_ids]
             self._mark(parent)
         response = self.order_json(new)
-        self._activate_submitted([new], now, self._point_path(new.symbol, now))
+        self._activate_submitted([new], now, point)
         return response
 
     def _check_replace_fields(self, old: Order, request: ReplaceRequest) -> None:
@@ -1117,7 +787,11 @@ class Engine:
     def close_position(
         self, symbol_or_id: str, qty: Decimal | None = None, percentage: Decimal | None = None
     ) -> dict[str, Any]:
-        """``DELETE /v2/positions/{symbol}``: a market order for all, ``qty`` or ``percentage``."""
+        """``DELETE /v2/positions/{symbol}``: a market order for all, ``qty`` or ``percentage``.
+
+        A percentage of a whole-share position sells whole shares (3 shares at 50% sell 1);
+        only a fractional position is closed fractionally.
+        """
         position = self.get_position(symbol_or_id)
         if qty is not None and percentage is not None:
             raise bad_request("only one of qty or percentage can be specified")
@@ -1129,24 +803,14 @@ class Engine:
         elif percentage is not None:
             if not (0 < percentage <= 100):
                 raise bad_request("percentage must be > 0 and <= 100")
-            size = (abs(position.qty) * percentage / 100).quantize(
-                Decimal("1e-9"), rounding=ROUND_DOWN
-            )
-            asset = self.market.asset(position.symbol) or {}
-            if not asset.get("fractionable", False):
+            size = (abs(position.qty) * percentage / 100).quantize(_NANO_QTY, rounding=ROUND_DOWN)
+            if position.qty == position.qty.to_integral_value():
                 size = size.to_integral_value(rounding=ROUND_DOWN)
         side = "sell" if position.qty > 0 else "buy"
-        same_side_held = self._held_qty(position.symbol, side)
-        available = abs(position.qty) - same_side_held
-        if size > available or size <= 0:
-            raise forbidden(
-                f"insufficient qty available for order (requested: {decimal_str(size)}, "
-                f"available: {decimal_str(max(available, Decimal(0)))})",
-                symbol=position.symbol,
-                existing_qty=decimal_str(position.qty),
-                held_for_orders=decimal_str(same_side_held),
-                available=decimal_str(max(available, Decimal(0))),
-            )
+        held = self.ledger.held_qty(position.symbol, side)
+        if size > abs(position.qty) - held or size <= 0:
+            free = abs(position.qty) - held
+            raise wire.insufficient_qty(position.symbol, size, position.qty, held, free)
         return self.submit(
             {
                 "symbol": position.symbol,
@@ -1166,141 +830,75 @@ class Engine:
             try:
                 body = self.close_position(symbol)
                 results.append({"symbol": symbol, "status": 200, "body": body})
-            except AlpacaError as error:
+            except wire.AlpacaError as error:
                 results.append({"symbol": symbol, "status": error.status, "body": error.body()})
         return results
 
     def position_json(self, position: Position, now: pd.Timestamp) -> dict[str, Any]:
-        current = self.last_price(position.symbol, now)
-        lastday = self.previous_close(position.symbol, now)
-        market_value = position.qty * current
-        cost = position.cost_basis
-        unrealized = market_value - cost
-        intraday = market_value - position.qty * lastday
-        asset = self.market.asset(position.symbol) or {}
-        return {
-            "asset_id": asset_id(position.symbol),
-            "symbol": position.symbol,
-            "exchange": asset.get("exchange", "NASDAQ"),
-            "asset_class": "us_equity",
-            "asset_marginable": bool(asset.get("marginable", True)),
-            "qty": decimal_str(position.qty),
-            "qty_available": decimal_str(
-                position.qty
-                - (
-                    self._held_qty(position.symbol, "sell")
-                    if position.qty > 0
-                    else -self._held_qty(position.symbol, "buy")
-                )
-            ),
-            "avg_entry_price": decimal_str(_q(position.avg_entry_price, 4)),
-            "side": "long" if position.qty > 0 else "short",
-            "market_value": decimal_str(_q(market_value, 4)),
-            "cost_basis": decimal_str(_q(cost, 4)),
-            "unrealized_pl": decimal_str(_q(unrealized, 4)),
-            "unrealized_plpc": decimal_str(_q(unrealized / abs(cost), 10) if cost else Decimal(0)),
-            "unrealized_intraday_pl": decimal_str(_q(intraday, 4)),
-            "unrealized_intraday_plpc": decimal_str(
-                _q(intraday / abs(position.qty * lastday), 10) if lastday else Decimal(0)
-            ),
-            "current_price": decimal_str(current),
-            "lastday_price": decimal_str(lastday),
-            "change_today": decimal_str(_q((current - lastday) / lastday, 10) if lastday else 0),
-        }
+        held = (
+            self.ledger.held_qty(position.symbol, "sell")
+            if position.qty > 0
+            else -self.ledger.held_qty(position.symbol, "buy")
+        )
+        return wire.position_json(
+            position,
+            current=self.last_price(position.symbol, now),
+            lastday=self.previous_close(position.symbol, now),
+            qty_available=position.qty - held,
+            asset=self.market.asset(position.symbol) or {},
+        )
 
     def positions_json(self) -> list[dict[str, Any]]:
         now = self.now()
         return [self.position_json(self.positions[s], now) for s in sorted(self.positions)]
 
     # ------------------------------------------------------------------ account API
-    def account_numbers(self, now: pd.Timestamp) -> dict[str, Decimal]:
-        """Equity, margin and buying power from cash, positions and open buy orders."""
-        long_value = short_value = Decimal(0)
-        for position in self.positions.values():
-            value = position.qty * self.last_price(position.symbol, now)
-            if value >= 0:
-                long_value += value
-            else:
-                short_value += value
-        equity = self.cash + long_value + short_value
-        initial = (long_value - short_value) * INITIAL_MARGIN
-        held = Decimal(0)
-        for oid in self._open:
-            order = self.orders[oid]
-            if order.side != "buy" or order.status == "held":
-                continue
-            if order.notional is not None:
-                held += order.notional
-            elif order.hold_price is not None:
-                held += order.leaves_qty * order.hold_price
-        buying_power = max(max(equity - initial, Decimal(0)) * MARGIN_MULTIPLIER - held, Decimal(0))
-        return {
-            "equity": equity,
-            "long_market_value": long_value,
-            "short_market_value": short_value,
-            "initial_margin": initial,
-            "maintenance_margin": (long_value - short_value) * MAINTENANCE_MARGIN,
-            "buying_power": buying_power,
-        }
+    def _numbers(self, now: pd.Timestamp) -> AccountNumbers:
+        return self.ledger.numbers(lambda symbol: self.last_price(symbol, now))
+
+    def last_equity(self, now: pd.Timestamp) -> Decimal:
+        """Equity at the previous trading day's close (Alpaca's ``last_equity``)."""
+        close = self.reference_close(now)
+        recorded = self.ledger.baseline(close)
+        if recorded is not None:
+            return recorded
+        if self.created_at >= close:
+            return self.ledger.opening_equity  # the account did not exist at that close
+        # a state stored before baselines were recorded: today's holdings at that close
+        return self.ledger.equity(self._close_prices(close))
 
     def account_json(self) -> dict[str, Any]:
         now = self.now()
-        n = self.account_numbers(now)
-        last_equity = self.cash + sum(
-            (p.qty * self.previous_close(p.symbol, now) for p in self.positions.values()),
-            Decimal(0),
+        return wire.account_json(
+            account_id=self.account_id,
+            account_number=self.account_number,
+            created_at=self.created_at,
+            shorting_enabled=self.shorting_enabled,
+            cash=self.ledger.cash,
+            numbers=self._numbers(now),
+            last_equity=self.last_equity(now),
+            balance_asof=(self.reference_close(now) - pd.Timedelta(1, "ns"))
+            .tz_convert(NEW_YORK)
+            .date(),
         )
 
-        def money(value: Decimal) -> str | None:
-            return decimal_str(_q(value, 4))
-
-        return {
-            "id": self.account_id,
-            "account_number": self.account_number,
-            "status": "ACTIVE",
-            "crypto_status": "INACTIVE",
-            "currency": "USD",
-            "buying_power": money(n["buying_power"]),
-            "regt_buying_power": money(n["buying_power"]),
-            "non_marginable_buying_power": money(max(self.cash, Decimal(0))),
-            "options_buying_power": "0",
-            "cash": decimal_str(self.cash),
-            "accrued_fees": "0",
-            "pending_transfer_in": "0",
-            "pending_transfer_out": "0",
-            "portfolio_value": money(n["equity"]),
-            "trading_blocked": False,
-            "transfers_blocked": False,
-            "account_blocked": False,
-            "created_at": rfc3339(self.created_at),
-            "trade_suspended_by_user": False,
-            "multiplier": decimal_str(MARGIN_MULTIPLIER),
-            "shorting_enabled": self.shorting_enabled,
-            "equity": money(n["equity"]),
-            "last_equity": money(last_equity),
-            "long_market_value": money(n["long_market_value"]),
-            "short_market_value": money(n["short_market_value"]),
-            "position_market_value": money(n["long_market_value"] - n["short_market_value"]),
-            "initial_margin": money(n["initial_margin"]),
-            "maintenance_margin": money(n["maintenance_margin"]),
-            "last_maintenance_margin": money(n["maintenance_margin"]),
-            "sma": money(max(self.cash, Decimal(0))),
-            "options_approved_level": 0,
-            "options_trading_level": 0,
-            "balance_asof": now.tz_convert(NEW_YORK).date().isoformat(),
-        }
-
     def activities_json(
-        self, activity_type: str | None = None, direction: str = "desc", page_size: int = 100
+        self,
+        activity_types: str | Iterable[str] | None = None,
+        direction: str = "desc",
+        page_size: int = 100,
+        *,
+        page_token: str | None = None,
+        after: pd.Timestamp | None = None,
+        until: pd.Timestamp | None = None,
+        date: dt.date | None = None,
     ) -> list[dict[str, Any]]:
-        if activity_type not in (None, "FILL"):
+        """``GET /v2/account/activities``: fills only (the exchange has no other activity)."""
+        if isinstance(activity_types, str):
+            activity_types = {activity_types}
+        if activity_types is not None and "FILL" not in set(activity_types):
             return []
-        # stable sort: fills at the same instant keep their execution order
-        items = sorted(self.activities, key=lambda a: pd.Timestamp(a["transaction_time"]))
-        if direction == "desc":
-            items.reverse()
-        return items[:page_size]
-
-
-def unprocessable_asset(symbol: str) -> AlpacaError:
-    return bad_request(f'asset "{symbol}" not found')
+        page = self.ledger.fills_page(
+            direction, page_size, page_token=page_token, after=after, until=until, date=date
+        )
+        return [wire.activity_json(fill) for fill in page]

@@ -964,10 +964,8 @@ class ReplayMarket:
         tf = parse_timeframe(timeframe)
         _check_adjustment(adjustment)
         if tf.nominal_ns < self.resolution.nominal_ns:
-            raise wire.AlpacaError(
-                422,
-                wire.CODE_UNPROCESSABLE,
-                f"timeframe {tf} is finer than the replayed data ({self.resolution})",
+            raise wire.unprocessable(
+                f"timeframe {tf} is finer than the replayed data ({self.resolution})"
             )
         data = self._series(symbol)
         start_ns = to_ns(start)

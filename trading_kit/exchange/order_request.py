@@ -2,8 +2,8 @@
 
 This module only checks the shape of a request (fields, types, increments, class rules);
 rules that need the account or the market (buying power, available qty, asset flags,
-bracket prices against the base price) live in the engine. Keeping them apart lets the
-shape rules be tested as a table without an exchange.
+bracket prices against the base price) live in ``checks.py``. Keeping them apart lets the
+shape rules be tested as a table without an exchange. Its errors come from ``wire.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from decimal import Decimal, DecimalException
 from typing import Any
 
 from ..rules import on_tick
-from .wire import CODE_BAD_REQUEST, CODE_UNPROCESSABLE, AlpacaError
+from .wire import bad_request, unprocessable
 
 SIDES = ("buy", "sell")
 TYPES = ("market", "limit", "stop", "stop_limit", "trailing_stop")
@@ -53,15 +53,6 @@ MAX_CLIENT_ORDER_ID = 128
 #: (costs, averages, buying power) can overflow into a raw ``decimal.InvalidOperation``.
 MAX_NUMBER = Decimal(10) ** 12
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-def bad_request(message: str) -> AlpacaError:
-    """Alpaca answers malformed fields with 422 and the generic 40010001 code."""
-    return AlpacaError(422, CODE_BAD_REQUEST, message)
-
-
-def unprocessable(message: str) -> AlpacaError:
-    return AlpacaError(422, CODE_UNPROCESSABLE, message)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,8 +261,14 @@ def parse_order(body: Any) -> OrderRequest:
             raise unprocessable("fractional orders are not supported for trailing_stop orders")
     if notional is not None and order_type != "market":
         raise unprocessable("notional orders must be market orders")
-    if extended and (order_type != "limit" or tif not in ("day", "gtc")):
-        raise unprocessable("extended hours order must be DAY or GTC limit orders")
+    if extended and order_type != "limit":
+        raise bad_request('only type="limit" is allowed for extended hours orders')
+    if extended and tif != "day":
+        raise bad_request('only time_in_force="day" is allowed for extended hours orders')
+    if extended and order_class == "bracket":
+        raise unprocessable("extended hours are not supported for bracket orders")
+    if tif in ("opg", "cls") and order_type not in ("market", "limit"):
+        raise unprocessable(f"{tif} orders must be market or limit orders")
 
     _check_class(order_class, order_type, tif, take_profit, stop_loss, tp_limit, sl_stop)
     return OrderRequest(

@@ -1,8 +1,8 @@
-"""Orders and positions as the engine holds them, and their Alpaca JSON shapes.
+"""The exchange's records: orders, positions, fills, and the trade updates they emit.
 
 Quantities and money are ``Decimal`` so that the account arithmetic is exact (the
 conservation property test relies on it); market prices arrive as floats and are
-converted once, at the fill.
+converted once, at the fill. How these look on the wire is ``wire.py``'s business.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-
-from ..rules import rfc3339
-from .wire import decimal_str
 
 #: Statuses from which an order can still trade or be canceled.
 OPEN_STATUSES = frozenset(
@@ -30,6 +27,8 @@ OPEN_STATUSES = frozenset(
         "pending_replace",
     }
 )
+#: Statuses in which an order is working at the exchange (it can fill or trigger).
+LIVE_STATUSES = frozenset({"accepted", "new", "partially_filled"})
 #: Terminal statuses.
 CLOSED_STATUSES = frozenset(
     {"filled", "canceled", "expired", "replaced", "rejected", "done_for_day"}
@@ -89,6 +88,7 @@ class Order:
     parent_id: str | None = None
     leg_ids: list[str] = dataclasses.field(default_factory=list)
     triggered: bool = False  # stop-limit: stop reached, now a resting limit
+    released: bool = False  # a bracket's stop loss: live for matching while it shows "held"
     since: dt.datetime | None = None  # market data strictly after this time can still fill it
     hold_price: Decimal | None = None  # price per share that an open buy holds of buying power
 
@@ -97,11 +97,17 @@ class Order:
         return self.status in OPEN_STATUSES
 
     @property
+    def live(self) -> bool:
+        """Can trade now: working, or a released stop-loss leg that still shows ``held``."""
+        return self.status in LIVE_STATUSES or (self.status == "held" and self.released)
+
+    @property
     def leaves_qty(self) -> Decimal:
         return (self.qty or Decimal(0)) - self.filled_qty
 
-    def touch(self, now: dt.datetime) -> None:
-        self.updated_at = now
+    def snapshot(self) -> Order:
+        """A copy that later changes to this order do not reach (for trade updates)."""
+        return dataclasses.replace(self, leg_ids=list(self.leg_ids))
 
     # --- persistence -------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
@@ -126,48 +132,6 @@ class Order:
                 value = pd.Timestamp(value["t"])
             values[name] = value
         return cls(**values)
-
-    # --- wire --------------------------------------------------------------------------
-    def to_json(self, legs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """The order as Alpaca's ``/v2/orders`` endpoints return it."""
-        return {
-            "id": self.id,
-            "client_order_id": self.client_order_id,
-            "created_at": rfc3339(self.created_at),
-            "updated_at": rfc3339(self.updated_at or self.created_at),
-            "submitted_at": rfc3339(self.submitted_at or self.created_at),
-            "filled_at": rfc3339(self.filled_at),
-            "expired_at": rfc3339(self.expired_at),
-            "expires_at": rfc3339(self.expires_at),
-            "canceled_at": rfc3339(self.canceled_at),
-            "failed_at": rfc3339(self.failed_at),
-            "replaced_at": rfc3339(self.replaced_at),
-            "replaced_by": self.replaced_by,
-            "replaces": self.replaces,
-            "asset_id": asset_id(self.symbol),
-            "symbol": self.symbol,
-            "asset_class": "us_equity",
-            "notional": decimal_str(self.notional),
-            "qty": decimal_str(self.qty),
-            "filled_qty": decimal_str(self.filled_qty),
-            "filled_avg_price": decimal_str(self.filled_avg_price),
-            "order_class": self.order_class,
-            "order_type": self.type,
-            "type": self.type,
-            "side": self.side,
-            "position_intent": self.position_intent,
-            "time_in_force": self.time_in_force,
-            "limit_price": decimal_str(self.limit_price),
-            "stop_price": decimal_str(self.stop_price),
-            "status": self.status,
-            "extended_hours": self.extended_hours,
-            "legs": legs,
-            "trail_percent": decimal_str(self.trail_percent),
-            "trail_price": decimal_str(self.trail_price),
-            "hwm": decimal_str(self.hwm),
-            "subtag": None,
-            "source": None,
-        }
 
 
 @dataclasses.dataclass
@@ -207,3 +171,72 @@ class Position:
     @classmethod
     def from_state(cls, state: dict[str, str]) -> Position:
         return cls(state["symbol"], Decimal(state["qty"]), Decimal(state["cost_basis"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Fill:
+    """One execution: a ``FILL`` account activity and a trade update's ``execution_id``."""
+
+    id: str  # "<yyyymmddhhmmssfff>::<execution_id>", ordered by time then by execution
+    account_id: str
+    order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    time: pd.Timestamp
+    leaves_qty: Decimal
+    cum_qty: Decimal
+
+    @property
+    def execution_id(self) -> str:
+        return self.id.split("::", 1)[1]
+
+    def to_state(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "account_id": self.account_id,
+            "order_id": self.order_id,
+            "symbol": self.symbol,
+            "side": self.side,
+            "qty": str(self.qty),
+            "price": str(self.price),
+            "transaction_time": self.time.isoformat(),
+            "leaves_qty": str(self.leaves_qty),
+            "cum_qty": str(self.cum_qty),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Fill:
+        """Also reads the activity bodies (Alpaca JSON) that earlier versions stored."""
+        return cls(
+            id=state["id"],
+            account_id=state["account_id"],
+            order_id=state["order_id"],
+            symbol=state["symbol"],
+            side=state["side"],
+            qty=Decimal(state["qty"]),
+            price=Decimal(state["price"]),
+            time=pd.Timestamp(state["transaction_time"]),
+            leaves_qty=Decimal(state["leaves_qty"]),
+            cum_qty=Decimal(state["cum_qty"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class TradeUpdate:
+    """An order event as Alpaca's ``trade_updates`` stream carries it.
+
+    ``order`` (and its ``legs``) are snapshots taken when the event happened, so the last
+    update of an order shows what ``GET /v2/orders/{id}`` shows. ``execution_id``, ``price``,
+    ``qty`` and ``position_qty`` are set on ``fill`` and ``partial_fill`` only.
+    """
+
+    event: str  # accepted new fill partial_fill canceled expired replaced rejected ...
+    order: Order
+    timestamp: pd.Timestamp
+    legs: tuple[Order, ...] = ()
+    execution_id: str | None = None
+    price: Decimal | None = None
+    qty: Decimal | None = None
+    position_qty: Decimal | None = None

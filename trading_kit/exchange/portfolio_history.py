@@ -27,15 +27,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ..rules import NEW_YORK
 from .core import Exchange
-from .order_request import bad_request
-from .trading_api import json, query_bool, query_choice
+from .trading_api import in_thread, json, query_bool, query_choice
+from .wire import bad_request
 
 MINUTE_NS = 60_000_000_000
 TIMEFRAME_MINUTES = {"1Min": 1, "5Min": 5, "15Min": 15, "1H": 60, "1D": None}
@@ -70,20 +69,15 @@ class Ledger:
 def ledger_snapshot(exchange: Exchange) -> Ledger:
     """The account's fills and cash now (the one place this module reads the engine)."""
     engine = exchange.engine
-    fills = []
-    for activity in engine.activities:
-        if activity.get("activity_type") != "FILL":
-            continue
-        qty = float(activity["qty"])
-        fills.append(
-            (
-                int(pd.Timestamp(activity["transaction_time"]).value),
-                activity["symbol"],
-                qty if activity["side"] == "buy" else -qty,
-                float(activity["price"]),
-            )
+    fills = [
+        (
+            int(fill.time.value),
+            fill.symbol,
+            float(fill.qty) if fill.side == "buy" else -float(fill.qty),
+            float(fill.price),
         )
-    fills.sort(key=lambda fill: fill[0])
+        for fill in engine.ledger.fills  # in time, then execution, order
+    ]
     return Ledger(float(engine.cash), fills, int(engine.created_at.value), int(engine.now().value))
 
 
@@ -343,8 +337,8 @@ def portfolio_history_routes(exchange: Exchange) -> list[BaseRoute]:
     async def get_history(request: Request) -> Response:
         today = exchange.engine.now().tz_convert(NEW_YORK).date()
         q = parse_query(request, today)
-        ledger = await run_in_threadpool(exchange.run, ledger_snapshot, exchange)
-        body = await run_in_threadpool(portfolio_history, exchange.market, q, ledger)
+        ledger = await in_thread(exchange.run, ledger_snapshot, exchange)
+        body = await in_thread(portfolio_history, exchange.market, q, ledger)
         return json(body)
 
     return [Route("/v2/account/portfolio/history", get_history, methods=["GET"])]

@@ -2,20 +2,28 @@
 
 The engine keeps everything in memory and reports what changed (``Engine.drain``); the
 store writes those rows in one transaction, so a killed server loses at most the request
-in flight. Orders keep their full state as JSON next to a few indexed columns; positions,
+in flight. A write that fails (a full disk, a read-only file) is rolled back and raised as
+``StoreError``; the exchange then reloads its last written state, so memory never runs
+ahead of the disk. Orders keep their full state as JSON next to a few indexed columns; positions,
 activities and the account/cursor metadata have their own tables. WAL mode keeps commits
 cheap enough for the per-request write-through.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import sqlite3
 from pathlib import Path
-from typing import Any
+
+import orjson
 
 from .engine import Changes
-from .orders import Order, Position
+from .orders import Fill, Order, Position
+
+
+class StoreError(Exception):
+    """The database refused a write (its message says why, e.g. "database or disk is full")."""
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,35 +62,29 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
-    def load(self) -> tuple[dict[str, str], list[Order], list[Position], list[dict[str, Any]]]:
+    def load(self) -> tuple[dict[str, str], list[Order], list[Position], list[Fill]]:
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         orders = [
-            Order.from_state(json.loads(row[0]))
+            Order.from_state(orjson.loads(row[0]))
             for row in self._db.execute("SELECT state FROM orders ORDER BY rowid")
         ]
         positions = [
-            Position.from_state(json.loads(row[0]))
+            Position.from_state(orjson.loads(row[0]))
             for row in self._db.execute("SELECT state FROM positions")
         ]
-        activities = [
-            json.loads(row[0])
+        fills = [
+            Fill.from_state(orjson.loads(row[0]))
             for row in self._db.execute("SELECT body FROM activities ORDER BY rowid")
         ]
-        return meta, orders, positions, activities
+        return meta, orders, positions, fills
 
     def save(self, changes: Changes) -> None:
-        """Write one operation's changes atomically."""
-        if not (
-            changes.orders
-            or changes.positions
-            or changes.removed_positions
-            or changes.activities
-            or changes.meta
-        ):
+        """Write one operation's changes atomically, or raise ``StoreError`` and write nothing."""
+        if not changes:
             return
         db = self._db
-        db.execute("BEGIN")
         try:
+            db.execute("BEGIN")
             db.executemany(
                 "INSERT INTO orders (id, client_order_id, symbol, status, submitted_at, state) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
@@ -94,14 +96,14 @@ class Store:
                         o.symbol,
                         o.status,
                         (o.submitted_at or o.created_at).isoformat(),
-                        json.dumps(o.to_state()),
+                        orjson.dumps(o.to_state()).decode(),
                     )
                     for o in changes.orders
                 ],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO positions (symbol, state) VALUES (?, ?)",
-                [(p.symbol, json.dumps(p.to_state())) for p in changes.positions],
+                [(p.symbol, orjson.dumps(p.to_state()).decode()) for p in changes.positions],
             )
             db.executemany(
                 "DELETE FROM positions WHERE symbol = ?",
@@ -112,22 +114,30 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?)",
                 [
                     (
-                        a["id"],
-                        a["activity_type"],
-                        a.get("order_id"),
-                        a["transaction_time"],
-                        json.dumps(a),
+                        f.id,
+                        "FILL",
+                        f.order_id,
+                        f.time.isoformat(),
+                        orjson.dumps(f.to_state()).decode(),
                     )
-                    for a in changes.activities
+                    for f in changes.fills
                 ],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(changes.meta.items())
             )
             db.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._rollback()
+            raise StoreError(str(error)) from None
         except BaseException:
-            db.execute("ROLLBACK")
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
     def close(self) -> None:
         self._db.close()

@@ -21,16 +21,11 @@ from ..rules import rfc3339
 from .account_store import AccountStore
 from .assets import asset_json
 from .core import Exchange
-from .order_request import bad_request, unprocessable
 from .trading_api import json, read_json
-from .wire import CODE_NOT_FOUND, AlpacaError
+from .wire import bad_request, not_found, unprocessable
 
 MAX_NAME = 64
 MAX_SYMBOLS = 1000
-
-
-def not_found(message: str) -> AlpacaError:
-    return AlpacaError(404, CODE_NOT_FOUND, message)
 
 
 def watchlist_routes(exchange: Exchange, store: AccountStore) -> list[BaseRoute]:

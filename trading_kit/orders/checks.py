@@ -10,6 +10,7 @@ the order needs and how much there is).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,6 +19,12 @@ from .spec import OrderSpec, validate
 
 #: Time-in-force values that must meet an open market: they never rest until the open.
 IMMEDIATE_TIFS = frozenset({"ioc", "fok"})
+#: The opening and closing auctions: Alpaca takes them only outside a window each day.
+AUCTION_TIFS = frozenset({"opg", "cls"})
+#: Alpaca values an opening short sale at 3% above the ask (or its limit, if higher).
+SHORT_SALE_MARKUP = Decimal("1.03")
+#: Alpaca refuses orders worth less than this (notional, or qty x price).
+MINIMUM_ORDER_VALUE = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,8 @@ class MarketContext:
     position_qty: Decimal = Decimal(0)
     qty_available: Decimal = Decimal(0)
     quote: Quote | None = None
+    now: dt.datetime | None = None  # the broker's clock, New York time
+    session: tuple[dt.datetime, dt.datetime] | None = None  # today's open and close, if any
 
 
 def money(value: Decimal | float) -> str:
@@ -95,7 +104,15 @@ def estimated_qty(spec: OrderSpec, context: MarketContext) -> Decimal | None:
 
 
 def estimated_price(spec: OrderSpec, context: MarketContext) -> Decimal | None:
-    """Per-share price used for cost: the order's own price, else the quote side it crosses."""
+    """Per-share price used for cost: the order's own price, else the quote side it crosses;
+    for an opening short, Alpaca's max(limit, 1.03 x ask)."""
+    if opens_short(spec, context) and context.quote is not None:
+        return max(spec.limit_price or Decimal(0), SHORT_SALE_MARKUP * context.quote.ask)
+    return unit_price(spec, context)
+
+
+def unit_price(spec: OrderSpec, context: MarketContext) -> Decimal | None:
+    """The order's own price (a stop-limit's higher one), else the quote side it crosses."""
     if spec.type == "stop_limit":
         return max(spec.limit_price or Decimal(0), spec.stop_price or Decimal(0))
     if spec.entry_price is not None:
@@ -128,6 +145,7 @@ def run_checks(spec: OrderSpec, context: MarketContext, checks: PreTradeChecks) 
     if checks.leg_prices:
         check_leg_prices(spec, context)
     if checks.buying_power:
+        check_order_value(spec, context)
         check_buying_power(spec, context)
 
 
@@ -161,6 +179,7 @@ def check_asset(spec: OrderSpec, context: MarketContext) -> None:
 
 
 def check_market_hours(spec: OrderSpec, context: MarketContext) -> None:
+    check_auction_window(spec, context)
     if spec.time_in_force in IMMEDIATE_TIFS and context.is_open is False:
         when = f" (it opens {context.next_open})" if context.next_open else ""
         raise OrderValidationError(
@@ -170,9 +189,54 @@ def check_market_hours(spec: OrderSpec, context: MarketContext) -> None:
         )
 
 
+def check_auction_window(spec: OrderSpec, context: MarketContext) -> None:
+    """Alpaca refuses opg orders from 9:28 to 19:00 ET and cls orders from 15:50 (ten
+    minutes before the close) to 19:00, on session days."""
+    if spec.time_in_force not in AUCTION_TIFS or context.now is None or context.session is None:
+        return
+    opens, closes = context.session
+    if spec.time_in_force == "opg":
+        cutoff, auction = opens - dt.timedelta(minutes=2), "opening"
+    else:
+        cutoff, auction = closes - dt.timedelta(minutes=10), "closing"
+    reopen = context.now.replace(hour=19, minute=0, second=0, microsecond=0)
+    if cutoff <= context.now < reopen:
+        raise OrderValidationError(
+            f"time_in_force={spec.time_in_force!r} orders are not taken between "
+            f"{cutoff:%H:%M} and 19:00 New York time while the {auction} auction is "
+            f"prepared (it is {context.now:%H:%M}); submit after 19:00 for the next session, "
+            "or use day.",
+            field="time_in_force",
+        )
+
+
+def check_order_value(spec: OrderSpec, context: MarketContext) -> None:
+    """Alpaca refuses an order worth under $1, unless it closes the whole position."""
+    closing = "sell" if context.position_qty > 0 else "buy"
+    if spec.qty is not None and spec.side == closing and spec.qty == abs(context.position_qty):
+        return
+    if spec.notional is not None:
+        value = spec.notional
+    else:
+        price = unit_price(spec, context)
+        if price is None or spec.qty is None:
+            return
+        value = spec.qty * price
+    if value < MINIMUM_ORDER_VALUE:
+        raise OrderValidationError(
+            f"this order is worth {money(value)}; the broker takes orders worth at least "
+            f"{money(MINIMUM_ORDER_VALUE)} (notional, or qty x price).",
+            field="notional" if spec.notional is not None else "qty",
+        )
+
+
 def check_position(spec: OrderSpec, context: MarketContext) -> None:
-    """Selling more than held: a long can be sold down to zero, not through it."""
-    if spec.side != "sell" or spec.order_class == "oco":
+    """Selling more than held: a long can be sold down to zero, not through it. An oco
+    order is an exit: it needs a position on the other side to close."""
+    if spec.order_class == "oco":
+        check_exit(spec, context)
+        return
+    if spec.side != "sell":
         return
     qty = estimated_qty(spec, context)
     if qty is None:
@@ -202,6 +266,25 @@ def check_position(spec: OrderSpec, context: MarketContext) -> None:
                 "and shorting is disabled on this account.",
                 field="side",
             )
+
+
+def check_exit(spec: OrderSpec, context: MarketContext) -> None:
+    qty = estimated_qty(spec, context)
+    if qty is None:
+        return
+    if spec.side == "sell":
+        closable = max(context.qty_available, Decimal(0)) if context.position_qty > 0 else 0
+        held = "long"
+    else:
+        closable = max(-context.qty_available, Decimal(0)) if context.position_qty < 0 else 0
+        held = "short"
+    if qty > closable:
+        raise OrderValidationError(
+            f"an oco order exits a position: this {spec.side} of {shares(qty)} {spec.symbol} "
+            f"needs a {held} position with {shares(qty)} shares free, and "
+            f"{shares(Decimal(closable))} are; size it to the position, or use a simple order.",
+            field="qty",
+        )
 
 
 def check_leg_prices(spec: OrderSpec, context: MarketContext) -> None:

@@ -50,9 +50,16 @@ from ..errors import (
     TradingKitError,
 )
 from ..http import HttpStack
-from ..rules import TICKER_HINT, on_tick, rfc3339, ticker, user_time
+from ..rules import NEW_YORK, TICKER_HINT, on_tick, rfc3339, ticker, user_time
 from . import frames
-from .checks import IMMEDIATE_TIFS, MarketContext, PreTradeChecks, Quote, run_checks
+from .checks import (
+    AUCTION_TIFS,
+    IMMEDIATE_TIFS,
+    MarketContext,
+    PreTradeChecks,
+    Quote,
+    run_checks,
+)
 from .frames import Account, Order
 from .journal import Journal, SubmissionQuote
 from .risk import RiskLimits, RiskState, check_risk
@@ -816,10 +823,12 @@ class Orders:
             values["quote"] = Quote(Decimal(str(quote.bid)), Decimal(str(quote.ask)))
         if checks.asset:
             values["asset"] = self._get_or_none(f"/v2/assets/{_segment(spec.symbol)}")
-        if checks.market_hours and spec.time_in_force in IMMEDIATE_TIFS:
+        if checks.market_hours and spec.time_in_force in IMMEDIATE_TIFS | AUCTION_TIFS:
             clock = self._call("GET", "/v2/clock")
             values["is_open"] = bool(clock.get("is_open"))
             values["next_open"] = clock.get("next_open")
+            if spec.time_in_force in AUCTION_TIFS:
+                values.update(self._session_today(clock))
         account = None
         if checks.buying_power or checks.position or checks.asset or risk.max_daily_loss:
             account = self._call("GET", "/v2/account")
@@ -846,6 +855,20 @@ class Orders:
             last_equity=_decimal_or_none(account, "last_equity"),
         )
         return context, state, quote
+
+    def _session_today(self, clock: dict[str, Any]) -> dict[str, Any]:
+        """The broker's "now" and today's session (open, close), New York time."""
+        now = pd.Timestamp(clock["timestamp"]).tz_convert(NEW_YORK)
+        day = now.date().isoformat()
+        rows = self._call("GET", "/v2/calendar", params={"start": day, "end": day})
+        row = next((r for r in rows or [] if r.get("date") == day), None)
+        if row is None:
+            return {"now": now.to_pydatetime()}
+        at = {
+            name: pd.Timestamp(f"{day} {row[name]}").tz_localize(NEW_YORK).to_pydatetime()
+            for name in ("open", "close")
+        }
+        return {"now": now.to_pydatetime(), "session": (at["open"], at["close"])}
 
     def _get_or_none(self, path: str) -> Any:
         try:

@@ -18,8 +18,8 @@ The rules, in the order they are checked (``RULES`` names them for the tests)::
                  neither where the type has no use for it; trailing stops take exactly
                  one of trail_price / trail_percent (in (0, 100)) and day or gtc;
                  every price positive and on the tick (2 decimals at or above $1, 4 below)
-    hours        extended_hours only for limit orders with day or gtc; opg and cls only
-                 for market and limit orders
+    hours        extended_hours only for limit day orders, never on a bracket; opg and
+                 cls only for market and limit orders
     class        bracket/oco/oto: day or gtc, the legs each class needs, the entry
                  types it allows, and the legs' prices on the right side of the entry
                  (buy: take profit > entry > stop loss; sell mirrored) and of each
@@ -416,10 +416,16 @@ def _check_prices(spec: OrderSpec) -> None:
 
 
 def _check_hours(spec: OrderSpec) -> None:
-    if spec.extended_hours and (spec.type != "limit" or spec.time_in_force not in ("day", "gtc")):
+    if spec.extended_hours and (spec.type != "limit" or spec.time_in_force != "day"):
         raise _reject(
-            f"extended_hours=True needs a limit order with time_in_force day or gtc "
-            f"(this is a {spec.type} {spec.time_in_force} order).",
+            f"extended_hours=True needs a limit order with time_in_force day "
+            f"(this is a {spec.type} {spec.time_in_force} order): Alpaca takes only limit day "
+            "orders in extended hours.",
+            "extended_hours",
+        )
+    if spec.extended_hours and spec.order_class == "bracket":
+        raise _reject(
+            "extended_hours=True is not supported for bracket orders; leave it out.",
             "extended_hours",
         )
     if spec.time_in_force in ("opg", "cls") and spec.type not in ("market", "limit"):

@@ -229,7 +229,8 @@ class Books:
 
     def _read(self) -> tuple[float, dict[str, float]]:
         engine = self.engine
-        equity = float(engine.account_numbers(engine.now())["equity"])
+        now = engine.now()
+        equity = float(engine.ledger.equity(lambda symbol: engine.last_price(symbol, now)))
         return equity, {symbol: float(p.qty) for symbol, p in engine.positions.items()}
 
     def account(self) -> tuple[float, float]:
@@ -274,15 +275,16 @@ class Books:
 
     def fills(self) -> pd.DataFrame:
         """Every fill of the run, oldest first: ``time symbol side qty price order_id``."""
-        rows = self.exchange.run(lambda: list(self.engine.activities))
+        rows = self.exchange.run(lambda: list(self.engine.ledger.fills))
+        times = pd.DatetimeIndex([f.time for f in rows], dtype="datetime64[ns, UTC]")
         return pd.DataFrame(
             {
-                "time": pd.to_datetime([r["transaction_time"] for r in rows], utc=True),
-                "symbol": pd.array([r["symbol"] for r in rows], dtype="str"),
-                "side": pd.array([r["side"] for r in rows], dtype="str"),
-                "qty": np.array([float(r["qty"]) for r in rows], dtype="float64"),
-                "price": np.array([float(r["price"]) for r in rows], dtype="float64"),
-                "order_id": pd.array([r["order_id"] for r in rows], dtype="str"),
+                "time": times,
+                "symbol": pd.array([f.symbol for f in rows], dtype="str"),
+                "side": pd.array([f.side for f in rows], dtype="str"),
+                "qty": np.array([float(f.qty) for f in rows], dtype="float64"),
+                "price": np.array([float(f.price) for f in rows], dtype="float64"),
+                "order_id": pd.array([f.order_id for f in rows], dtype="str"),
             }
         )
 

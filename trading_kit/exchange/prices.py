@@ -1,0 +1,147 @@
+"""What the engine reads from the market, cached: the quote and last trade at an instant,
+minute ticks for matching, and the previous session's close.
+
+Under a realtime clock every request asks at a new instant, and asking the market for one
+quote costs about as much as asking for half an hour of them. So ``point`` fetches the
+quotes and trades of a 30-minute block once (``Market.quotes`` / ``Market.trades``) and
+answers every instant of the block from them: the latest row at or before the instant, or,
+before the block's first row, the market's own ``quote_at`` / ``trade_at`` (constant until
+then). The answer is the same as ``quote_at(t)`` / ``trade_at(t)``; a test asserts it.
+Rows after the instant asked are never read, so nothing from the future leaks; this
+relies on a market answering any window the same way whenever it is asked, as the
+simulated and the replayed market do.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from ..rules import rfc3339
+from .market import Market
+from .matching import Path, ns
+from .orders import to_decimal
+from .wire import bad_request
+
+BLOCK_NS = 30 * 60_000_000_000
+TICK_PREFETCH = pd.Timedelta(days=1)
+_CACHE_LIMIT = 4096
+
+
+class _Block:
+    """The quotes and trades of one symbol in one 30-minute block."""
+
+    def __init__(self, market: Market, symbol: str, start_ns: int) -> None:
+        start = pd.Timestamp(start_ns, tz="UTC")
+        end = pd.Timestamp(start_ns + BLOCK_NS, tz="UTC")
+        quotes = market.quotes(symbol, start, end)
+        trades = market.trades(symbol, start, end)
+        self.quote_times = quotes.index.as_unit("ns").asi8 if len(quotes) else np.empty(0, "i8")
+        self.bid = quotes["bid_price"].to_numpy(np.float64)
+        self.ask = quotes["ask_price"].to_numpy(np.float64)
+        self.trade_times = trades.index.as_unit("ns").asi8 if len(trades) else np.empty(0, "i8")
+        self.price = trades["price"].to_numpy(np.float64)
+        self.before: tuple[float, float] | None = None  # the quote before the first row
+        self.trade_before: float | None = None
+
+
+class Prices:
+    """Cached market lookups for one engine (not thread-safe: the exchange lock guards it)."""
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        self._blocks: dict[tuple[str, int], _Block] = {}
+        self._ticks: dict[str, tuple[int, int, Path]] = {}
+        self._previous_close: dict[tuple[str, pd.Timestamp], Decimal] = {}
+
+    # ------------------------------------------------------------------ one instant
+    def quote(self, symbol: str, t: pd.Timestamp) -> tuple[float, float, float]:
+        """(bid, ask, last trade) at ``t``."""
+        t_ns = ns(t)
+        start_ns = t_ns - t_ns % BLOCK_NS
+        key = (symbol, start_ns)
+        block = self._blocks.get(key)
+        if block is None:
+            if len(self._blocks) >= _CACHE_LIMIT:
+                self._blocks.clear()
+            block = self._blocks[key] = _Block(self.market, symbol, start_ns)
+        i = int(np.searchsorted(block.quote_times, t_ns, side="right")) - 1
+        if i >= 0:
+            bid, ask = float(block.bid[i]), float(block.ask[i])
+        else:
+            if block.before is None:
+                quote = self.market.quote_at(symbol, t)
+                if quote is None:
+                    raise bad_request(f"no market data for {symbol} at {rfc3339(t)}")
+                block.before = (float(quote["bid_price"]), float(quote["ask_price"]))
+            bid, ask = block.before
+        j = int(np.searchsorted(block.trade_times, t_ns, side="right")) - 1
+        if j >= 0:
+            price = float(block.price[j])
+        else:
+            if block.trade_before is None:
+                trade = self.market.trade_at(symbol, t)
+                if trade is None:
+                    raise bad_request(f"no market data for {symbol} at {rfc3339(t)}")
+                block.trade_before = float(trade["price"])
+            price = block.trade_before
+        return bid, ask, price
+
+    def point(self, symbol: str, t: pd.Timestamp) -> Path:
+        """The quote and last trade at ``t`` as a one-row path (orders match against it)."""
+        bid, ask, price = self.quote(symbol, t)
+        regular = bool(self.market.hours.is_open(t))
+        return Path(
+            times=np.array([ns(t)], dtype=np.int64),
+            price=np.array([price]),
+            bid=np.array([bid]),
+            ask=np.array([ask]),
+            regular=np.array([regular]),
+            session=np.array([regular or bool(self.market.hours.is_extended(t))]),
+        )
+
+    def last(self, symbol: str, t: pd.Timestamp) -> Decimal:
+        """The last trade price at ``t``."""
+        return to_decimal(self.quote(symbol, t)[2])
+
+    def close_price(self, symbol: str, close: pd.Timestamp) -> Decimal:
+        """The last trade of the session that closed at ``close`` (``lastday_price``)."""
+        key = (symbol, close)
+        price = self._previous_close.get(key)
+        if price is None:
+            if len(self._previous_close) >= _CACHE_LIMIT:
+                self._previous_close.clear()
+            price = self._previous_close[key] = self.last(symbol, close - pd.Timedelta(1, "us"))
+        return price
+
+    # ------------------------------------------------------------------ a window
+    def ticks(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> Path:
+        """Minute ticks in (start, end], sliced from a per-symbol cache filled a day ahead.
+
+        A clock stepped minute by minute would otherwise ask the market for one row at a
+        time; the prefetched rows are only ever read up to the current time.
+        """
+        lo_ns, hi_ns = ns(start), ns(end)
+        cached = self._ticks.get(symbol)
+        if cached is None or not (cached[0] <= lo_ns and hi_ns < cached[1]):
+            fetch_end = max(end, start + TICK_PREFETCH) + pd.Timedelta(1, "us")
+            cached = (lo_ns, ns(fetch_end), self._load_ticks(symbol, start, fetch_end))
+            self._ticks[symbol] = cached
+        full = cached[2]
+        a = int(np.searchsorted(full.times, lo_ns, side="right"))
+        b = int(np.searchsorted(full.times, hi_ns, side="right"))
+        return full.slice(a, b)
+
+    def _load_ticks(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> Path:
+        frame = self.market.ticks(symbol, start, end)
+        times = frame.index.as_unit("ns").asi8 if len(frame) else np.empty(0, np.int64)
+        return Path(
+            times=np.asarray(times, dtype=np.int64),
+            price=frame["price"].to_numpy(np.float64),
+            bid=frame["bid_price"].to_numpy(np.float64),
+            ask=frame["ask_price"].to_numpy(np.float64),
+            regular=np.asarray(self.market.hours.regular_mask(times), dtype=bool),
+            session=np.ones(len(times), dtype=bool),
+        )
