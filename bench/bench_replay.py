@@ -274,8 +274,8 @@ def transport_speedup(days: int) -> None:
 
 class WithResting(Crossover):
     """The crossover on the first symbol (or nothing, ``trading=False``) after ``count``
-    limit buys of the second at $1, far below its market, placed at the first step:
-    they rest for the whole replay."""
+    good-till-canceled limit buys of the second at $1, far below its market, placed at
+    the first step: they rest for the whole replay."""
 
     def __init__(self, flat: dict[str, np.ndarray], count: int, trading: bool) -> None:
         super().__init__(flat)
@@ -284,7 +284,9 @@ class WithResting(Crossover):
     def on_bar(self, step: Step, kit: tk.Kit) -> None:
         if not self.since:
             for _ in range(self.count):
-                kit.orders.place_order(BASKET[1], qty=1, side="buy", type="limit", limit_price=1)
+                kit.orders.place_order(
+                    BASKET[1], qty=1, side="buy", type="limit", limit_price=1, time_in_force="gtc"
+                )
             self.since = time.process_time()
         elif self.trading:
             super().on_bar(step, kit)
