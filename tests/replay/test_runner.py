@@ -262,3 +262,31 @@ def test_progress_bar_and_a_result_that_reads_well(two_days: pd.DataFrame, capsy
     result = tk.replay(two_days.iloc[:30], lambda step, kit: None, progress=True)
     assert "replay" in capsys.readouterr().err
     assert result.steps_per_second > 0
+
+
+def test_the_account_and_positions_read_on_the_first_replayed_day(two_days: pd.DataFrame) -> None:
+    """The bars start after the previous session closed: its close is unknown to the
+    exchange, and reading a position or the account must not fail for it."""
+    seen: list[tuple[float, float, float, float]] = []
+
+    def hold(step: Step, kit: tk.Kit) -> None:
+        if not seen:
+            kit.orders.place_order("AAPL", qty=10, side="buy")
+        position = kit.orders.get_positions().loc["AAPL"]
+        account = kit.orders.get_account()
+        seen.append(
+            (
+                position["qty"],
+                position["current_price"],
+                position["change_today"],
+                account.last_equity,
+            )
+        )
+
+    tk.replay(two_days.iloc[:3], hold, progress=False)
+    closes = two_days["close"].iloc[:3].to_numpy()
+    assert [qty for qty, *_ in seen] == [10, 10, 10]
+    assert [price for _, price, *_ in seen] == pytest.approx(list(closes))
+    # the day's change is measured from the first price the replay knows
+    assert [change for *_, change, _ in seen] == pytest.approx(list(closes / closes[0] - 1))
+    assert {last for *_, last in seen} == {100_000}  # the opening cash

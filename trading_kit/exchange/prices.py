@@ -23,10 +23,12 @@ from ..rules import rfc3339
 from .market import Market
 from .matching import Path, ns
 from .orders import to_decimal
-from .wire import bad_request
+from .wire import AlpacaError, bad_request
 
 BLOCK_NS = 30 * 60_000_000_000
 TICK_PREFETCH = pd.Timedelta(days=1)
+#: How far into a market's data its first trade is looked for.
+FIRST_TRADE_LOOKBACK = pd.Timedelta(days=5)
 _CACHE_LIMIT = 4096
 
 
@@ -107,14 +109,31 @@ class Prices:
         return to_decimal(self.quote(symbol, t)[2])
 
     def close_price(self, symbol: str, close: pd.Timestamp) -> Decimal:
-        """The last trade of the session that closed at ``close`` (``lastday_price``)."""
+        """The last trade of the session that closed at ``close`` (``lastday_price``).
+
+        A market whose prices start after that close (a replay of bars that begin on a
+        later day) has none: its first trade stands in, the earliest price known.
+        """
         key = (symbol, close)
         price = self._previous_close.get(key)
         if price is None:
             if len(self._previous_close) >= _CACHE_LIMIT:
                 self._previous_close.clear()
-            price = self._previous_close[key] = self.last(symbol, close - pd.Timedelta(1, "us"))
+            try:
+                price = self.last(symbol, close - pd.Timedelta(1, "us"))
+            except AlpacaError:
+                price = self._first_trade(symbol, close)
+            self._previous_close[key] = price
         return price
+
+    def _first_trade(self, symbol: str, close: pd.Timestamp) -> Decimal:
+        span = self.market.data_range(symbol)
+        if span is not None:
+            end = min(span[1], span[0] + FIRST_TRADE_LOOKBACK)
+            first = self.market.trades(symbol, span[0], end)
+            if len(first):
+                return to_decimal(float(first["price"].iloc[0]))
+        raise bad_request(f"no market data for {symbol} at {rfc3339(close)}")
 
     # ------------------------------------------------------------------ a window
     def ticks(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> Path:
