@@ -161,6 +161,11 @@ class Engine:
     def hours(self) -> MarketHours:
         return self.market.hours
 
+    @property
+    def has_open_orders(self) -> bool:
+        """Whether moving the clock can change anything (without open orders it cannot)."""
+        return bool(self._open)
+
     def now(self) -> pd.Timestamp:
         return utc(self.clock.now())
 

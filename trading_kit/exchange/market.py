@@ -828,6 +828,9 @@ class ReplayMarket:
     coarser bars from intraday data use regular-session bars only, like the simulation.
     """
 
+    #: The engine reads prices a day at a time: slicing held arrays costs per call, not per row.
+    price_block_ns = DAY_NS
+
     def __init__(
         self,
         frame: pd.DataFrame,
@@ -906,8 +909,20 @@ class ReplayMarket:
         )
 
     def quotes(self, symbol: str, start: TimeLike, end: TimeLike) -> pd.DataFrame:
-        ticks = self.ticks(symbol, start, end)
-        return ticks[QUOTE_COLUMNS]
+        data = self._series(symbol)
+        rows = self._known_between(symbol, start, end)
+        n = rows.stop - rows.start
+        if n == 0:
+            return empty_frame(QUOTE_COLUMNS)
+        return _frame(
+            data["known"][rows],
+            {
+                "bid_price": data["bid"][rows],
+                "bid_size": np.full(n, 100.0),
+                "ask_price": data["ask"][rows],
+                "ask_size": np.full(n, 100.0),
+            },
+        )
 
     def trades(self, symbol: str, start: TimeLike, end: TimeLike) -> pd.DataFrame:
         data = self._series(symbol)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -37,8 +38,10 @@ CLOSED_STATUSES = frozenset(
 _ASSET_NAMESPACE = uuid.UUID("6f1f5c1e-9d59-4b43-9b43-2a5f0e1d8c11")
 
 
+@functools.lru_cache(maxsize=16_384)
 def asset_id(symbol: str) -> str:
-    """A stable asset id per symbol, the same on every machine and after a restart."""
+    """A stable asset id per symbol, the same on every machine and after a restart
+    (remembered: every order and position shown carries it)."""
     return str(uuid.uuid5(_ASSET_NAMESPACE, symbol))
 
 

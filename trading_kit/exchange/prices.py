@@ -33,11 +33,11 @@ _CACHE_LIMIT = 4096
 
 
 class _Block:
-    """The quotes and trades of one symbol in one 30-minute block."""
+    """The quotes and trades of one symbol in one block of time."""
 
-    def __init__(self, market: Market, symbol: str, start_ns: int) -> None:
+    def __init__(self, market: Market, symbol: str, start_ns: int, length_ns: int) -> None:
         start = pd.Timestamp(start_ns, tz="UTC")
-        end = pd.Timestamp(start_ns + BLOCK_NS, tz="UTC")
+        end = pd.Timestamp(start_ns + length_ns, tz="UTC")
         quotes = market.quotes(symbol, start, end)
         trades = market.trades(symbol, start, end)
         self.quote_times = quotes.index.as_unit("ns").asi8 if len(quotes) else np.empty(0, "i8")
@@ -54,6 +54,9 @@ class Prices:
 
     def __init__(self, market: Market) -> None:
         self.market = market
+        # A simulated market computes its path, so a block costs what it spans: 30 minutes.
+        # A replayed one slices arrays it holds, so a block costs per call: a whole day.
+        self.block_ns = getattr(market, "price_block_ns", BLOCK_NS)
         self._blocks: dict[tuple[str, int], _Block] = {}
         self._ticks: dict[str, tuple[int, int, Path]] = {}
         self._previous_close: dict[tuple[str, pd.Timestamp], Decimal] = {}
@@ -62,13 +65,13 @@ class Prices:
     def quote(self, symbol: str, t: pd.Timestamp) -> tuple[float, float, float]:
         """(bid, ask, last trade) at ``t``."""
         t_ns = ns(t)
-        start_ns = t_ns - t_ns % BLOCK_NS
+        start_ns = t_ns - t_ns % self.block_ns
         key = (symbol, start_ns)
         block = self._blocks.get(key)
         if block is None:
             if len(self._blocks) >= _CACHE_LIMIT:
                 self._blocks.clear()
-            block = self._blocks[key] = _Block(self.market, symbol, start_ns)
+            block = self._blocks[key] = _Block(self.market, symbol, start_ns, self.block_ns)
         i = int(np.searchsorted(block.quote_times, t_ns, side="right")) - 1
         if i >= 0:
             bid, ask = float(block.bid[i]), float(block.ask[i])

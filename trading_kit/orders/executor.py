@@ -101,7 +101,7 @@ COMPARED_FIELDS = (
 ORDER_STATUSES = ("open", "closed", "all")
 MAX_LIST = 500
 #: Orders read before closing a position, to tell its order from older ones afterwards.
-RECENT_ORDERS = 10
+RECENT_ORDERS = 4
 #: Portfolio history: a period is a count and a unit (days, weeks, months, years); each
 #: timeframe gives the bars to price it with and the length of its window.
 PORTFOLIO_PERIOD = re.compile(r"[1-9][0-9]*[DWMA]")

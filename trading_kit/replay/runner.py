@@ -219,12 +219,19 @@ class Books:
         self._now: tuple[float, dict[str, float]] = (0.0, {})
 
     def step_to(self, now: pd.Timestamp) -> dict[str, float]:
-        """Move the clock to ``now``, let the exchange catch up (resting orders fill), and
-        read equity and positions: one locked operation. Returns the positions."""
+        """Move the clock to ``now`` and read equity and positions, in one locked step.
+
+        With open orders the exchange catches up first (they may trigger and fill).
+        Without, moving the clock changes nothing in the books: the exchange catches up
+        lazily, at its next request, as it always does, and the step only reads.
+        """
         exchange = self.exchange
         with exchange.lock:
             exchange.clock.set(now)
-            self._now = exchange.run(self._read)
+            if self.engine.has_open_orders:
+                self._now = exchange.run(self._read)
+            else:
+                self._now = self._read()
         return self._now[1]
 
     def _read(self) -> tuple[float, dict[str, float]]:
