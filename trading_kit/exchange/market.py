@@ -846,6 +846,7 @@ class ReplayMarket:
         # Worked out once, so that the price at an instant is one binary search: the
         # engine asks it at every order and every account read of a replay.
         self._venues: dict[str, tuple[str, str]] = {}
+        self._assets: dict[str, dict] = {}
         for symbol, data in self._data.items():
             data["known"] = data["ns"] + self.step_ns
             data["bid"], data["ask"] = _quote_sides(data["close"], np.full(len(data["ns"]), 2.0))
@@ -866,8 +867,11 @@ class ReplayMarket:
     def asset(self, symbol: str) -> dict | None:
         if symbol not in self._data:
             return None
-        listing = UNIVERSE.get(symbol) or Listing(symbol, "NASDAQ", 0.0, 0.0, 0.0)
-        return _asset_dict(symbol, listing)
+        asset = self._assets.get(symbol)
+        if asset is None:  # asked at every order: worked out once
+            listing = UNIVERSE.get(symbol) or Listing(symbol, "NASDAQ", 0.0, 0.0, 0.0)
+            asset = self._assets[symbol] = _asset_dict(symbol, listing)
+        return dict(asset)
 
     def data_range(self, symbol: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         data = self._data.get(symbol)

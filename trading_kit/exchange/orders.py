@@ -114,15 +114,15 @@ class Order:
 
     # --- persistence -------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
-        """Every field, JSON-serialisable, for the store."""
+        """Every field, JSON-serialisable, for the store (written at every change)."""
         state: dict[str, Any] = {}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
+        for name in _ORDER_FIELDS:
+            value = getattr(self, name)
             if isinstance(value, Decimal):
                 value = {"d": str(value)}
             elif isinstance(value, dt.datetime):
-                value = {"t": value.isoformat()}
-            state[field.name] = value
+                value = {"t": _isoformat(value)}
+            state[name] = value
         return state
 
     @classmethod
@@ -135,6 +135,15 @@ class Order:
                 value = pd.Timestamp(value["t"])
             values[name] = value
         return cls(**values)
+
+
+_ORDER_FIELDS = tuple(field.name for field in dataclasses.fields(Order))
+
+
+@functools.lru_cache(maxsize=4096)
+def _isoformat(value: dt.datetime) -> str:
+    """Remembered: an order's times repeat across its fields and its changes."""
+    return value.isoformat()
 
 
 @dataclasses.dataclass

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,10 +113,15 @@ class Intent:
     quote: SubmissionQuote | None
 
 
+#: The path of a journal kept in memory for as long as it lives (a replay's, by default).
+MEMORY = ":memory:"
+
+
 class Journal:
     """SQLite order journal at ``path`` for orders on ``venue`` (``local`` or a host name).
 
     ``busy_timeout`` is how long a write waits for another process holding the file.
+    ``path=MEMORY`` keeps it in memory, shared by this object's threads, gone with it.
     """
 
     def __init__(self, path: str | Path, venue: str, *, busy_timeout: float = 30.0) -> None:
@@ -123,11 +129,16 @@ class Journal:
         self.venue = venue
         self.busy_timeout = busy_timeout
         self._local = threading.local()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            create_private(self.path)
-        except OSError as problem:
-            raise JournalError(self._unusable(problem)) from None
+        self._target: str | Path = self.path
+        if str(path) == MEMORY:  # one in-memory database for every connection of this journal
+            self._target = f"file:journal-{uuid.uuid4().hex}?mode=memory&cache=shared"
+            self._keeper = sqlite3.connect(self._target, uri=True, check_same_thread=False)
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                create_private(self.path)
+            except OSError as problem:
+                raise JournalError(self._unusable(problem)) from None
         with self._connect(doing="open") as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
@@ -154,7 +165,7 @@ class Journal:
         db = getattr(self._local, "db", None)
         if db is None:
             try:
-                db = sqlite3.connect(self.path, timeout=self.busy_timeout)
+                db = sqlite3.connect(self._target, timeout=self.busy_timeout, uri=True)
                 # WAL + NORMAL: a commit survives the kernel dying, costs no fsync per order.
                 db.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as problem:

@@ -19,10 +19,7 @@ and returns what was replayed so far (``result.interrupted``).
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +29,7 @@ import pandas as pd
 
 from ..errors import ReplayError
 from ..kit import Kit, connect
-from ..orders.journal import SubmissionQuote
+from ..orders.journal import MEMORY, SubmissionQuote
 from ..rules import NEW_YORK
 from .result import ReplayResult
 from .tape import Bar, History, Step, Tape
@@ -74,22 +71,12 @@ def replay(
     ``checks=False`` skips the client's pre-trade requests for speed (the exchange still
     enforces every rule). ``partial_fills``: the exchange's seeded partial fills (off:
     whole fills, as a bar backtest assumes). ``journal_path``: keep the order journal
-    there (default: a temporary file that lives as long as the result).
+    in that file (default: in memory, for as long as the result lives).
     """
     on_bar = _callable(strategy)
     tape = Tape(bars, start, end)
     exchange = _exchange(tape, cash=cash, partial_fills=partial_fills, seed=seed)
-    scratch = None
-    if journal_path is None:
-        scratch = tempfile.mkdtemp(prefix="trading_kit_replay_")
-        journal_path = Path(scratch) / "journal.sqlite"
-    kit = connect(
-        exchange=exchange,
-        checks=checks,
-        risk=risk,
-        journal_path=journal_path,
-        cache_path=Path(journal_path).with_name("http_cache.sqlite"),
-    )
+    kit = connect(exchange=exchange, checks=checks, risk=risk, journal_path=journal_path or MEMORY)
     books = Books(exchange, tape.symbols)
     kit.orders.quote_source = books.quote
     began = time.perf_counter()
@@ -107,8 +94,6 @@ def replay(
         elapsed=elapsed,
         interrupted=interrupted,
     )
-    if scratch is not None:
-        weakref.finalize(result, shutil.rmtree, scratch, ignore_errors=True)
     return result
 
 
@@ -245,15 +230,13 @@ class Books:
         return self.exchange.run(lambda: (float(self.engine.cash), self._read()[0]))
 
     def quote(self, symbol: str) -> SubmissionQuote | None:
-        """The replayed market's latest quote, as the data API would answer it."""
-        engine = self.engine
-
-        def latest() -> dict[str, Any] | None:
-            if self.exchange.market.asset(symbol) is None:
+        """The replayed market's latest quote, as the data API would answer it (it reads
+        the market at the clock's time, nothing of the books)."""
+        market = self.exchange.market
+        with self.exchange.lock:
+            if market.asset(symbol) is None:
                 return None
-            return self.exchange.market.quote_at(symbol, engine.now())
-
-        quote = self.exchange.run(latest)
+            quote = market.quote_at(symbol, self.exchange.clock.now())
         if quote is None:
             return None
         return SubmissionQuote(quote["bid_price"], quote["ask_price"], quote["t"])

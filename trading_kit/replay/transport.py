@@ -33,8 +33,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3 import HTTPResponse
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 
 ASGIApp = Any  # (scope, receive, send) -> awaitable; the exchange's Starlette app
 
@@ -47,7 +47,6 @@ class ASGITransport:
         self.client = client
         self.requests = 0  # answered so far: a replay's books change only through them
         self._local = threading.local()  # one event loop per calling thread
-        self._builder = HTTPAdapter()  # only for ``build_response``: no pool is ever used
 
     def __repr__(self) -> str:
         return f"ASGITransport(app={type(self.app).__name__})"
@@ -114,18 +113,20 @@ class ASGITransport:
     def _response(
         self, request: requests.PreparedRequest, exchange: _Exchange
     ) -> requests.Response:
+        """The answer as requests builds one from the network, its body already read;
+        ``raw`` holds the same body, for a layer that reads it there."""
         content = b"".join(exchange.chunks)
-        raw = HTTPResponse(
-            body=io.BytesIO(content),
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in exchange.headers],
-            status=exchange.status,
-            reason=_reason(exchange.status),
-            version=11,
-            preload_content=False,
-            request_url=request.url,
+        response = requests.Response()
+        response.status_code = exchange.status
+        response.headers = CaseInsensitiveDict(
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in exchange.headers
         )
-        response = self._builder.build_response(request, raw)
-        response._content = content  # already whole: never read from ``raw``
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.reason = _reason(exchange.status)
+        response.url = request.url or ""
+        response.request = request
+        response.raw = io.BytesIO(content)
+        response._content = content
         return response
 
     def close(self) -> None:
