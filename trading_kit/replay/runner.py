@@ -6,11 +6,12 @@ transport, so its orders take the same path as live paper trading (validation,
 pre-trade checks, risk rules, journal, idempotent POST) and fill by the exchange's
 rules: at the quote, with its buying power and its positions. Each step:
 
-    1. move the clock to the end of the next bar(s) and let the exchange catch up
-       (resting orders trigger and fill), all in one locked operation;
+    1. move the clock to the end of the next bar(s) and read the exchange's books (with
+       open orders the exchange catches up first: they may trigger and fill), in one
+       locked operation;
     2. hand the strategy the bars that just closed (``tape.Step``: views of the history
        up to now, never later) and the ``Kit``;
-    3. read equity and positions from the exchange's books, in process: no request.
+    3. read equity and positions again if the strategy made a request: no request here.
 
 Only the strategy's own calls are requests. Ctrl-C stops after the step in progress
 and returns what was replayed so far (``result.interrupted``).
@@ -82,7 +83,7 @@ def replay(
     began = time.perf_counter()
     done, interrupted = _run(tape, on_bar, kit, books, exchange.market.step_ns, progress)
     elapsed = time.perf_counter() - began
-    result = ReplayResult(
+    return ReplayResult(
         equity=books.equity_series(tape, exchange.market.step_ns, done),
         positions=books.positions_frame(tape, exchange.market.step_ns, done),
         fills=books.fills(),
@@ -94,7 +95,6 @@ def replay(
         elapsed=elapsed,
         interrupted=interrupted,
     )
-    return result
 
 
 def _run(
@@ -131,11 +131,12 @@ def _run(
             try:
                 on_bar(step, kit)
             except Exception as failure:
-                failure.add_note(
-                    f"raised by the strategy at the step of "
-                    f"{now.tz_convert(NEW_YORK):%Y-%m-%d %H:%M} New York (step {k + 1:,} of "
-                    f"{total:,}); the replay stopped there."
-                )
+                if hasattr(failure, "add_note"):  # Python 3.11+
+                    failure.add_note(
+                        f"raised by the strategy at the step of "
+                        f"{now.tz_convert(NEW_YORK):%Y-%m-%d %H:%M} New York (step {k + 1:,} "
+                        f"of {total:,}); the replay stopped there."
+                    )
                 raise
             books.record(changed=transport.requests != asked)
             done, moved = k + 1, False
