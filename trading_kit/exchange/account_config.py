@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from .account_store import AccountStore
 from .core import Exchange
-from .trading_api import json, read_json
+from .trading_api import in_thread, json, read_json
 from .wire import bad_request
 
 
@@ -89,10 +89,6 @@ def account_config_routes(exchange: Exchange, store: AccountStore) -> list[BaseR
     def current() -> dict[str, Any]:
         return {**defaults(exchange.engine.shorting_enabled), **store.configurations()}
 
-    stored = store.configurations()
-    if "no_shorting" in stored:  # a restart keeps the account long-only if it was
-        engine.shorting_enabled = not stored["no_shorting"]
-
     def apply(changes: dict[str, Any]) -> dict[str, Any]:
         store.save_configurations(changes)  # persisted first, then in effect
         if "no_shorting" in changes:
@@ -104,7 +100,7 @@ def account_config_routes(exchange: Exchange, store: AccountStore) -> list[BaseR
 
     async def patch_configurations(request: Request) -> Response:
         changes = parse_patch(await read_json(request))
-        return json(exchange.run(apply, changes))
+        return json(await in_thread(exchange.run, apply, changes))
 
     return [
         Route("/v2/account/configurations", get_configurations, methods=["GET"]),

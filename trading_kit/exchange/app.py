@@ -28,7 +28,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..rules import rfc3339, to_utc
 from .account_config import account_config_routes
-from .account_store import AccountStore
 from .assets import asset_routes
 from .calendar import SPAN_END
 from .calendar_api import calendar_routes
@@ -261,12 +260,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(exchange: Exchange) -> Starlette:
     """The whole exchange as one Starlette app."""
-    account_store = AccountStore(exchange.store.path)
     routes = [
         *trading_routes(exchange),
-        *account_config_routes(exchange, account_store),
+        *account_config_routes(exchange, exchange.settings),
         *portfolio_history_routes(exchange),
-        *watchlist_routes(exchange, account_store),
+        *watchlist_routes(exchange, exchange.settings),
         *asset_routes(exchange.market),
         *calendar_routes(exchange),
         *_data_routes(exchange),

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from .account_store import AccountStore
 from .clock import Clock
 from .engine import Changes, Engine
 from .market import Market
@@ -68,6 +69,7 @@ class Exchange:
         self.rate_limit = rate_limit  # requests per minute; None = unlimited
         self.lock = threading.RLock()
         self.store = Store(db_path)
+        self.settings = AccountStore(self.store.path)  # configurations and watchlists
         self._listeners: list[Listener] = []
         self.engine = Engine(
             market,
@@ -77,6 +79,9 @@ class Exchange:
             cash=cash,
             shorting_enabled=shorting_enabled,
         )
+        stored = self.settings.configurations()
+        if "no_shorting" in stored:  # a restart keeps the account long-only if it was
+            self.engine.shorting_enabled = not stored["no_shorting"]
         meta, orders, positions, fills = self.store.load()
         if meta:
             self.engine.restore(meta, orders, positions, fills)
@@ -202,6 +207,7 @@ class Exchange:
 
     def close(self) -> None:
         with self.lock:
+            self.settings.close()
             self.store.close()
 
 
