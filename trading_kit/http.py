@@ -170,8 +170,11 @@ class RetryingAdapter(HTTPAdapter):
                     try:
                         response = super().send(request, **kwargs)
                         body = response.content  # in the attempt: a body cut short is retried
-                    except requests.RequestException:
-                        if watch.expired:
+                    except requests.RequestException as failure:
+                        # the socket's timeout is the time left, so a timeout that ends at
+                        # the deadline is the deadline's, whichever of the two woke first
+                        timed_out = isinstance(failure, requests.Timeout)
+                        if watch.expired or (timed_out and deadline.remaining() <= 0):
                             raise DeadlineExceeded(
                                 f"no complete answer within the {deadline.seconds:g} s deadline"
                             ) from None

@@ -27,6 +27,7 @@ import asyncio
 import io
 import threading
 import types
+import weakref
 from collections.abc import Callable, Coroutine, Generator
 from http import HTTPStatus
 from typing import Any
@@ -47,6 +48,8 @@ class ASGITransport:
         self.client = client
         self.requests = 0  # answered so far: a replay's books change only through them
         self._local = threading.local()  # one event loop per calling thread
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        weakref.finalize(self, _close_loops, self._loops)  # their selectors and pipes too
 
     def __repr__(self) -> str:
         return f"ASGITransport(app={type(self.app).__name__})"
@@ -96,8 +99,9 @@ class ASGITransport:
     def _run(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run the app's coroutine to its end on this thread's loop, inline when it allows."""
         loop = getattr(self._local, "loop", None)
-        if loop is None:
+        if loop is None or loop.is_closed():
             loop = self._local.loop = _InlineLoop()
+            self._loops.append(loop)
         outer = asyncio._get_running_loop()  # the kernel's loop in Jupyter, else None
         asyncio._set_running_loop(loop)
         try:
@@ -130,9 +134,7 @@ class ASGITransport:
         return response
 
     def close(self) -> None:
-        loop = getattr(self._local, "loop", None)
-        if loop is not None and not loop.is_closed():
-            loop.close()
+        _close_loops(self._loops)
 
 
 class _InlineLoop(asyncio.SelectorEventLoop):
@@ -194,6 +196,13 @@ def _resume(coroutine: Coroutine[Any, Any, Any], waiting: Any) -> Generator[Any,
             waiting = coroutine.send(None)
         except StopIteration:
             return
+
+
+def _close_loops(loops: list[asyncio.AbstractEventLoop]) -> None:
+    for loop in loops:
+        if not loop.is_closed():
+            loop.close()
+    loops.clear()
 
 
 def _body_bytes(body: Any) -> bytes:
