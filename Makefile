@@ -41,6 +41,7 @@ bench: setup  ## benchmarks against alpaca-py's own path, same run
 	$(PY) bench/bench_exchange_load.py
 	$(PY) bench/bench_exchange_data.py
 	$(PY) bench/bench_chart.py
+	$(PY) bench/bench_replay.py  # its anchor needs `pip install backtrader` (not a dependency)
 
 bench-browser: setup-browser  ## the chart in JupyterLab + headless Chromium: time to visible, widget-state size
 	$(PY) bench/bench_chart_browser.py

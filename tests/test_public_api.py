@@ -25,11 +25,13 @@ def test_public_names() -> None:
         "OrderValidationError",
         "Orders",
         "RateLimitError",
+        "ReplayError",
         "Settings",
         "StaleDataWarning",
         "TradingKitError",
         "connect",
         "open_dataset",
+        "replay",
     ]
     assert all(hasattr(tk, name) for name in tk.__all__)
 
@@ -44,6 +46,7 @@ def test_every_error_is_a_trading_kit_error() -> None:
         tk.OrderExecutionError,
         tk.JournalError,
         tk.AnalyticsError,
+        tk.ReplayError,
     ):
         assert issubclass(error, tk.TradingKitError)
 

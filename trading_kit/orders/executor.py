@@ -29,7 +29,7 @@ import logging
 import re
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,6 +101,8 @@ COMPARED_FIELDS = (
 )
 ORDER_STATUSES = ("open", "closed", "all")
 MAX_LIST = 500
+#: Orders read before closing a position, to tell its order from older ones afterwards.
+RECENT_ORDERS = 4
 #: Portfolio history: a period is a count and a unit (days, weeks, months, years); each
 #: timeframe gives the bars to price it with and the length of its window.
 PORTFOLIO_PERIOD = re.compile(r"[1-9][0-9]*[DWMA]")
@@ -167,6 +169,9 @@ class Orders:
         host = urlsplit(settings.trading_url).hostname or "broker"
         venue = "local" if host in LOOPBACK_HOSTS else host
         self.journal = Journal(journal_path or settings.journal_path, venue)
+        #: Where the latest quote comes from (the checks price orders with it, the journal
+        #: keeps it): the data API, unless set (``replay()`` sets its market's).
+        self.quote_source: Callable[[str], SubmissionQuote | None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -580,6 +585,8 @@ class Orders:
 
         Requests the journal recorded but never saw answered (the kernel stopped in
         between) are looked up by client order id first: found, they join the journal.
+        The orders since the oldest open one are read a page (500) at a time, each page
+        starting at the newest submission time of the one before.
         """
         try:
             self._settle_pending()
@@ -590,22 +597,32 @@ class Orders:
         if since is None:
             return
         after = since - pd.Timedelta(seconds=1)
-        try:
-            records = self._call(
-                "GET",
-                "/v2/orders",
-                params={
-                    "status": "all",
-                    "limit": MAX_LIST,
-                    "nested": "true",
-                    "direction": "asc",
-                    "after": rfc3339(after),
-                },
-            )
-        except TradingKitError as failure:
-            log.warning("trading_kit: journal not refreshed (%s); showing it as recorded.", failure)
-            return
-        self._observe(records)
+        seen: set[str] = set()
+        while True:
+            try:
+                records = self._call(
+                    "GET",
+                    "/v2/orders",
+                    params={
+                        "status": "all",
+                        "limit": MAX_LIST,
+                        "nested": "true",
+                        "direction": "asc",
+                        "after": rfc3339(after),
+                    },
+                )
+            except TradingKitError as failure:
+                log.warning(
+                    "trading_kit: journal not refreshed (%s); showing it as recorded.", failure
+                )
+                return
+            self._observe(records)
+            fresh = [r for r in records if r.get("id") not in seen]
+            seen.update(r.get("id") for r in records)
+            newest = frames.timestamp(records[-1].get("submitted_at")) if records else None
+            if len(records) < MAX_LIST or not fresh or newest is None:
+                return
+            after = newest - pd.Timedelta(1, "us")  # orders at that instant are read again
 
     def _settle_pending(self) -> None:
         for intent in self.journal.pending():
@@ -740,26 +757,41 @@ class Orders:
         except JournalError as failure:
             log.warning("trading_kit: %s", failure)
 
-    def _order_ids(self, symbol: str) -> set[str]:
-        """Ids of the latest orders in ``symbol`` (to spot a new one after a lost answer)."""
-        return {record["id"] for record in self._recent_orders(symbol)}
+    def _order_ids(self, symbol: str) -> tuple[set[str], str | None]:
+        """The newest orders in ``symbol``: every one submitted at the newest time, and a
+        time just before it (to spot a new order after a lost answer: one submitted
+        since that is not among them). A few orders are read, not the account's history;
+        more only when more than ``RECENT_ORDERS`` share the newest time."""
+        recent = self._recent_orders(symbol, limit=RECENT_ORDERS)
+        stamps = [frames.timestamp(r.get("submitted_at")) for r in recent]
+        if not recent or None in stamps:
+            return {r["id"] for r in self._recent_orders(symbol)}, None
+        since = rfc3339(stamps[0] - pd.Timedelta(1, "us"))
+        if len(recent) == RECENT_ORDERS and stamps[-1] == stamps[0]:
+            recent = self._recent_orders(symbol, after=since)
+        return {r["id"] for r in recent}, since
 
-    def _new_order(self, symbol: str, seen: set[str]) -> dict[str, Any] | None:
-        """The newest order in ``symbol`` that is not in ``seen``."""
+    def _new_order(self, symbol: str, seen: tuple[set[str], str | None]) -> dict[str, Any] | None:
+        """The newest order in ``symbol`` submitted since ``seen`` that it does not hold."""
+        ids, since = seen
         try:
-            records = self._recent_orders(symbol)
+            records = self._recent_orders(symbol, after=since)
         except OrderExecutionError:
             return None
-        return next((r for r in records if r["id"] not in seen), None)
+        return next((r for r in records if r["id"] not in ids), None)
 
-    def _recent_orders(self, symbol: str) -> list[dict[str, Any]]:
+    def _recent_orders(
+        self, symbol: str, *, limit: int = MAX_LIST, after: str | None = None
+    ) -> list[dict[str, Any]]:
         params = {
             "status": "all",
             "symbols": symbol,
-            "limit": MAX_LIST,
+            "limit": limit,
             "direction": "desc",
             "nested": "false",
         }
+        if after is not None:
+            params["after"] = after
         return self._call("GET", "/v2/orders", params=params)
 
     def _find_by_client_id(self, client_id: str) -> dict[str, Any] | None:
@@ -780,19 +812,27 @@ class Orders:
             ) from None
 
     def _quote(self, symbol: str) -> SubmissionQuote | None:
-        """The latest quote, or ``None`` if the data API cannot give one (journal only)."""
+        """The latest quote, or ``None`` if the data API cannot give one.
+
+        Read from the answer itself rather than a one-row frame: a frame costs more
+        than the request when the exchange runs in this process. A replay reads it from
+        the market it replays instead (``quote_source``): the same quote, no request.
+        """
+        if self.quote_source is not None:
+            return self.quote_source(symbol)
         try:
-            frame = self._data.get_latest_quote(symbol, use_cache=False)
+            payload, _ = self._data._latest("quotes/latest", [symbol], None, use_cache=False)
         except TradingKitError as failure:
             log.info("trading_kit: no quote for %s (%s)", symbol, failure)
             return None
-        if frame.empty:
+        record = (payload.get("quotes") or {}).get(symbol)
+        try:
+            return SubmissionQuote(
+                float(record["bp"]), float(record["ap"]), frames.timestamp(record.get("t"))
+            )
+        except (KeyError, TypeError, ValueError):
+            log.info("trading_kit: no usable quote for %s in %r", symbol, record)
             return None
-        return SubmissionQuote(
-            float(frame["bid_price"].iloc[0]),
-            float(frame["ask_price"].iloc[0]),
-            frame["timestamp"].iloc[0],
-        )
 
     def _context(self, spec: OrderSpec) -> tuple[MarketContext, RiskState, SubmissionQuote | None]:
         """Fetch what the enabled checks and rules read, and nothing more."""
