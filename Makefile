@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup setup-browser test test-browser quickstart lab bench lint clean
+.PHONY: setup setup-browser test test-browser quickstart lab bench bench-browser lint clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,11 +24,8 @@ test: setup  ## the whole test suite, offline, against servers on 127.0.0.1
 test-browser: setup-browser  ## JupyterLab + headless Chromium: run the quickstart, submit from the ticket
 	$(PY) -m pytest -m browser tests/browser
 
-quickstart: setup  ## run notebooks/01_quickstart.ipynb against the local exchange, write HTML
-	mkdir -p build
-	$(PY) -m jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=120 \
-		notebooks/01_quickstart.ipynb --output-dir build
-	@echo "Executed quickstart: $(CURDIR)/build/01_quickstart.html"
+quickstart: setup  ## run notebooks/01_quickstart.ipynb against the local exchange, write HTML that shows its widgets offline
+	$(PY) -m trading_kit.ui.export notebooks/01_quickstart.ipynb --output-dir build
 
 lab: setup  ## JupyterLab on the notebooks, 127.0.0.1 only
 	$(PY) -m pip install --quiet -e ".[lab]"
@@ -42,6 +39,12 @@ bench: setup  ## benchmarks against alpaca-py's own path, same run
 	$(PY) bench/bench_assets.py
 	$(PY) bench/bench_tearsheet.py
 	$(PY) bench/bench_exchange_load.py
+	$(PY) bench/bench_exchange_data.py
+	$(PY) bench/bench_chart.py
+	$(PY) bench/bench_replay.py  # its anchor needs `pip install backtrader` (not a dependency)
+
+bench-browser: setup-browser  ## the chart in JupyterLab + headless Chromium: time to visible, widget-state size
+	$(PY) bench/bench_chart_browser.py
 
 lint: setup
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -1,18 +1,21 @@
-"""Benchmark PriceChart on a long range: 100,000 one-minute bars to a drawable chart.
+"""Benchmark PriceChart in Python on a long range: 100,000 one-minute bars to a drawable chart.
 
     python bench/bench_chart.py [--bars 100000] [--repeat 5]
 
 Builds the chart from a bars frame shaped like ``MarketData.get_bars`` (so the HTTP
-fetch is not timed; see bench_market_data.py for that), static and as a FigureWidget,
-and reports the median build time, the candle count and the size of the output a
-notebook would store (the figure's JSON). For comparison, the same bars drawn as-is
-with ``go.Candlestick`` (what a researcher would otherwise write).
-Targets: build < 1 s (well under), candles <= 2,000, output < 1 MB.
+fetch is not timed; see bench_market_data.py for that), static and with its widget,
+and reports the median build time, the candles drawn for the default view and for
+every bar (a double-click), and the widget state a notebook sends to the browser.
+Anchor, same run: the same bars drawn as-is with ``go.Candlestick`` (what a researcher
+would otherwise write), and plotly's ``go.FigureWidget`` of them.
+Targets: build < 1 s, at most 1,000 candles drawn at any zoom, widget state < 1 MB.
+(The browser side, time to visible, is bench_chart_browser.py.)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 
@@ -54,6 +57,10 @@ def timed(repeat: int, build) -> tuple[float, object]:
     return statistics.median(samples), result
 
 
+def state_bytes(widget) -> int:
+    return len(json.dumps(widget.get_state(), default=str))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=100_000)
@@ -61,33 +68,35 @@ def main() -> None:
     args = parser.parse_args()
     bars = synthetic_bars(args.bars)
     print(f"{args.bars:,} one-minute bars, median of {args.repeat} builds")
-    for label, interactive in (("static go.Figure", False), ("FigureWidget", True)):
+    for label, interactive in (("static figure", False), ("with its widget", True)):
         seconds, chart = timed(
             args.repeat,
             lambda i=interactive: PriceChart(None, "AAPL", "1Min", bars=bars, interactive=i),
         )
-        size = len(chart.to_figure().to_json())
+        view = chart.view
         print(
-            f"  PriceChart, {label:16s} {seconds * 1000:7.1f} ms   "
-            f"{len(chart.candles.frame):,} candles of {chart.candles.group} bars   "
-            f"output {size / 1024:,.0f} KiB"
+            f"  PriceChart, {label:16s} {seconds * 1000:7.1f} ms   default view: "
+            f"{len(view.candles.frame):,} {view.candles.timeframe} candles drawn"
         )
-    flat = bars.xs("AAPL", level="symbol")
-    seconds, raw = timed(
-        1,
-        lambda: go.Figure(
-            go.Candlestick(
-                x=flat.index,
-                open=flat["open"],
-                high=flat["high"],
-                low=flat["low"],
-                close=flat["close"],
-            )
-        ),
-    )
+    chart.show_all()
     print(
-        f"  plain go.Candlestick of every bar  {seconds * 1000:7.1f} ms   "
-        f"{len(flat):,} candles   output {len(raw.to_json()) / 1024:,.0f} KiB"
+        f"  every bar (double-click)           {len(chart.candles):,} "
+        f"{chart.view.candles.timeframe} candles drawn"
+    )
+    print(f"  widget state                       {state_bytes(chart.widget) / 1e6:.3f} MB")
+    flat = bars.xs("AAPL", level="symbol")
+    candles = go.Candlestick(
+        x=flat.index, open=flat["open"], high=flat["high"], low=flat["low"], close=flat["close"]
+    )
+    seconds, raw = timed(1, lambda: go.Figure(candles))
+    print(
+        f"  anchor: go.Candlestick of every bar {seconds * 1000:7.1f} ms   "
+        f"{len(flat):,} candles   figure JSON {len(raw.to_json()) / 1e6:.1f} MB"
+    )
+    seconds, widget = timed(1, lambda: go.FigureWidget(candles))
+    print(
+        f"  anchor: go.FigureWidget of them     {seconds * 1000:7.1f} ms   "
+        f"widget state {state_bytes(widget) / 1e6:.1f} MB"
     )
 
 

@@ -16,17 +16,22 @@ from trading_kit.config import DATA_URL, PAPER_TRADING_URL
 
 
 def test_without_keys_everything_runs_on_the_local_exchange(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="trading_kit"):
+    with caplog.at_level(logging.INFO, logger="trading_kit"):
         kit = tk.connect()
         again = tk.connect()
         md = tk.MarketData()
     url = kit.data._stack.settings.trading_url
     assert url.startswith("http://127.0.0.1:")
     assert again.data._stack is kit.data._stack is md._stack  # one stack: one cache, one budget
-    said = [r.getMessage() for r in caplog.records if "local paper exchange" in r.getMessage()]
+    said = [r for r in caplog.records if "local paper exchange" in r.getMessage()]
     assert len(said) <= 1  # said once per process (maybe already, by an earlier test)
+    # An ordinary line on stdout (a notebook shows stderr as a red block), and INFO in logs.
+    assert all(r.levelno == logging.INFO for r in said)
+    printed = capsys.readouterr()
+    assert printed.out.count("local paper exchange at") == len(said)
+    assert "local paper exchange" not in printed.err
     assert "local paper exchange" in repr(kit)
     order = kit.orders.place_order("AAPL", qty=1, side="buy", type="market", time_in_force="day")
     assert kit.orders.get_order(order.id).symbol == "AAPL"  # the order reached that exchange
@@ -62,6 +67,11 @@ if sys.argv[2] == "stay":
 """
 
 
+def answers(lines: list[str]) -> list[str]:
+    """The kernel's printed answers, without trading_kit's notice lines."""
+    return [line for line in lines if not line.startswith("trading_kit:")]
+
+
 def kernel_env(tmp_path: Path, name: str) -> dict[str, str]:
     """One shared exchange state file; each kernel its own cache and journal."""
     return {
@@ -83,7 +93,10 @@ def test_a_second_kernel_uses_the_exchange_the_first_one_runs(tmp_path: Path) ->
     )
     try:
         assert first.stdout is not None and first.stdin is not None
-        url, seen_first, order_first = (first.stdout.readline().strip() for _ in range(3))
+        read: list[str] = []
+        while len(answers(read)) < 3 and (line := first.stdout.readline()):
+            read.append(line.strip())
+        url, seen_first, order_first = answers(read)
         assert url.startswith("http://127.0.0.1:"), first.stderr.read()  # type: ignore[union-attr]
         assert seen_first == "-"  # a fresh state file
         second = subprocess.run(
@@ -94,10 +107,10 @@ def test_a_second_kernel_uses_the_exchange_the_first_one_runs(tmp_path: Path) ->
             env=kernel_env(tmp_path, "second"),
         )
         assert second.returncode == 0, second.stderr
-        url_second, seen_second, order_second = second.stdout.splitlines()
+        url_second, seen_second, order_second = answers(second.stdout.splitlines())
         assert url_second == url  # the same exchange, not a second one on the same file
         assert seen_second == order_first  # and so it sees the first kernel's order
-        assert f"process {first.pid} already runs" in second.stderr
+        assert f"process {first.pid} already runs" in second.stdout
         first.stdin.write("\n")
         first.stdin.flush()
         assert first.wait(60) == 0
@@ -113,6 +126,6 @@ def test_a_second_kernel_uses_the_exchange_the_first_one_runs(tmp_path: Path) ->
         env=kernel_env(tmp_path, "third"),
     )
     assert third.returncode == 0, third.stderr
-    url_third, seen_third, _ = third.stdout.splitlines()
+    url_third, seen_third, _ = answers(third.stdout.splitlines())
     assert url_third != url  # the first kernel is gone: this one started the exchange anew
     assert seen_third.split() == sorted([order_first, order_second])  # from the state file

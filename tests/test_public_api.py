@@ -25,12 +25,14 @@ def test_public_names() -> None:
         "OrderValidationError",
         "Orders",
         "RateLimitError",
+        "ReplayError",
         "Settings",
         "StaleDataWarning",
         "StreamError",
         "TradingKitError",
         "connect",
         "open_dataset",
+        "replay",
     ]
     assert all(hasattr(tk, name) for name in tk.__all__)
 
@@ -46,6 +48,7 @@ def test_every_error_is_a_trading_kit_error() -> None:
         tk.JournalError,
         tk.StreamError,
         tk.AnalyticsError,
+        tk.ReplayError,
     ):
         assert issubclass(error, tk.TradingKitError)
 

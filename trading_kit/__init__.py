@@ -2,7 +2,8 @@
 
 The public surface is small: ``connect()`` for everything at once, ``MarketData`` for
 data, ``open_dataset()`` for what ``MarketData.download`` wrote, ``Orders``/``OrderSpec``
-for paper orders, the settings, and one error tree. The notebook widgets live in
+for paper orders, ``replay()`` for backtests through the same order path, the settings,
+and one error tree. The notebook widgets live in
 ``trading_kit.ui`` (and on the ``Kit`` that ``connect`` returns).
 """
 
@@ -21,12 +22,14 @@ from .errors import (
     OrderExecutionError,
     OrderValidationError,
     RateLimitError,
+    ReplayError,
     StaleDataWarning,
     StreamError,
     TradingKitError,
 )
 from .kit import Kit, connect
 from .orders import Orders, OrderSpec
+from .replay import replay
 
 __all__ = [
     "TIMEFRAMES",
@@ -44,12 +47,14 @@ __all__ = [
     "OrderValidationError",
     "Orders",
     "RateLimitError",
+    "ReplayError",
     "Settings",
     "StaleDataWarning",
     "StreamError",
     "TradingKitError",
     "connect",
     "open_dataset",
+    "replay",
 ]
 
 

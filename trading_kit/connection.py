@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -31,6 +32,11 @@ _stacks: dict[Settings, HttpStack] = {}
 _local_exchange: Any = None  # the exchange this process started, if it did
 _announced: dict[Path, str] = {}  # exchanges of other processes this one was told about
 STARTUP_TIMEOUT = 10.0
+#: The URL of an exchange that is not served anywhere: the in-process transport answers
+#: everything under it, so no request to it leaves the process.
+IN_PROCESS_URL = "http://127.0.0.1:1"
+#: No budget to share with anyone in process: the limit only guards against a runaway loop.
+IN_PROCESS_REQUESTS_PER_MINUTE = 1_000_000
 
 
 def http_stack(
@@ -58,6 +64,42 @@ def http_stack(
         if stack is None:
             stack = _stacks[settings] = HttpStack(settings)
         return stack
+
+
+def in_process_stack(
+    exchange: Any,
+    api_key: str | None = None,
+    secret_key: str | None = None,
+    *,
+    cache_path: str | Path | None = None,
+    **limits: float,
+) -> HttpStack:
+    """A stack whose requests go to ``exchange``'s routes in this process, not over TCP.
+
+    ``exchange`` is an ``Exchange`` (served nowhere: its URL is :data:`IN_PROCESS_URL`)
+    or the ``RunningExchange`` that ``start_exchange`` returned (its own URL; other
+    clients may still reach it over loopback). Keys are the ones given here, never the
+    environment's: an exchange in this process is not Alpaca.
+    """
+    from .exchange import Exchange  # the client meets the server here, as in connect()
+    from .exchange.app import create_app
+    from .exchange.server import RunningExchange
+    from .replay.transport import ASGITransport
+
+    if isinstance(exchange, RunningExchange):
+        url, app = exchange.url, exchange.app
+    elif isinstance(exchange, Exchange):
+        url, app = IN_PROCESS_URL, create_app(exchange)
+    else:
+        raise ConfigError(
+            f"exchange={exchange!r} is not an exchange: pass a trading_kit.exchange.Exchange, "
+            "or the RunningExchange that start_exchange() returned."
+        )
+    limits.setdefault("requests_per_minute", IN_PROCESS_REQUESTS_PER_MINUTE)
+    settings = Settings.from_env(
+        trading_url=url, data_url=url, cache_path=cache_path, **limits
+    ).replace(api_key=api_key, secret_key=secret_key)
+    return HttpStack(settings, transport=(url + "/", ASGITransport(app)))
 
 
 def local_exchange_url() -> str:
@@ -90,12 +132,10 @@ def local_exchange_url() -> str:
             if holder.url and _answers(holder.url):
                 if _announced.get(db_path) != holder.url:
                     _announced[db_path] = holder.url
-                    log.warning(
+                    _announce(
                         "trading_kit: no Alpaca keys or URLs configured, so requests go to the "
-                        "local paper exchange that process %s already runs at %s on %s.",
-                        holder.pid,
-                        holder.url,
-                        db_path,
+                        f"local paper exchange that process {holder.pid} already runs at "
+                        f"{holder.url} on {db_path}."
                     )
                 return holder.url
             if time.monotonic() > deadline:
@@ -125,14 +165,19 @@ def _start_local_exchange(db_path: Path) -> Any:
         if lock is not None:
             lock.release()
         raise
-    log.warning(
-        "trading_kit: no Alpaca keys or URLs configured, so requests go to the local "
-        "paper exchange at %s (simulated prices, always open; state in %s). "
-        "Set ALPACA_API_KEY and ALPACA_SECRET_KEY to use Alpaca paper instead.",
-        running.url,
-        db_path,
+    _announce(
+        "trading_kit: no Alpaca keys or URLs configured, so requests go to the local paper "
+        f"exchange at {running.url} (simulated prices, always open; state in {db_path}). "
+        "Set ALPACA_API_KEY and ALPACA_SECRET_KEY to use Alpaca paper instead."
     )
     return running
+
+
+def _announce(notice: str) -> None:
+    """A plain line on stdout (in a notebook, normal output; stderr is a red block), and
+    the same as an INFO record for whoever configured logging."""
+    print(notice, file=sys.stdout)
+    log.info(notice)
 
 
 def _answers(url: str) -> bool:

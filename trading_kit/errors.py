@@ -9,7 +9,8 @@
      ├── OrderExecutionError     the broker (Alpaca or the local exchange) said no
      ├── JournalError            the order journal cannot be opened or written
      ├── StreamError             a websocket stream refused, failed or was asked nonsense
-     └── AnalyticsError          a tear sheet's inputs (equity, fills, prices) cannot be used
+     ├── AnalyticsError          a tear sheet's inputs (equity, fills, prices) cannot be used
+     └── ReplayError             a replay's inputs (bars, strategy, dates) cannot be used
 
 Messages say what was wrong and what to do about it. They never contain a secret:
 errors that carry a server response keep only its status and message.
@@ -116,6 +117,15 @@ class StreamError(TradingKitError):
 class AnalyticsError(TradingKitError):
     """An equity series, fills, prices or journal handed to ``trading_kit.analytics`` is
     unusable; ``argument`` names which one. Nothing was computed."""
+
+    def __init__(self, message: str, *, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
+
+
+class ReplayError(TradingKitError):
+    """The bars, strategy or dates handed to ``replay()`` are unusable; ``argument`` names
+    which. Nothing was replayed."""
 
     def __init__(self, message: str, *, argument: str | None = None) -> None:
         super().__init__(message)

@@ -37,11 +37,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+from requests.compat import json as complexjson
 from requests_cache import DO_NOT_CACHE, CachedSession, SQLiteCache
 from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
 from tenacity import (
@@ -62,6 +63,8 @@ from .rate_limit import RateLimiter, RateLimitStatus
 
 log = logging.getLogger("trading_kit")
 T = TypeVar("T")
+S = TypeVar("S", bound=requests.Session)
+Transport = Callable[[requests.PreparedRequest], requests.Response]  # in place of the network
 ServerError = MarketDataError | OrderExecutionError  # the errors a request can end in
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -92,6 +95,11 @@ class RetryingAdapter(HTTPAdapter):
     is the route's: one whose repeat would act again (a new order, closing a position)
     is repeated only when it surely never arrived (``routes.may_repeat``). The whole
     call, retries and backoff included, ends at ``settings.deadline``.
+
+    ``transport`` replaces the network: a callable that answers a prepared request
+    (``replay.transport.ASGITransport``, an exchange in this process). Nothing else
+    changes; there is no socket for the deadline's watchdog to shut, so an in-process
+    attempt runs to its end and the deadline bounds the retries around it.
     """
 
     def __init__(
@@ -99,10 +107,12 @@ class RetryingAdapter(HTTPAdapter):
         settings: Settings,
         limiter: RateLimiter,
         sleep: Callable[[float], None] = time.sleep,
+        transport: Transport | None = None,
     ) -> None:
         super().__init__(pool_connections=4, pool_maxsize=16)
         self.settings = settings
         self.limiter = limiter
+        self.transport = transport
         self._sleep = sleep
         self._backoff = wait_exponential(
             multiplier=settings.backoff_initial, max=settings.backoff_max
@@ -152,16 +162,23 @@ class RetryingAdapter(HTTPAdapter):
                 min(self.settings.connect_timeout, remaining),
                 min(self.settings.read_timeout, remaining),
             )
-            with watched(deadline) as watch:
-                try:
-                    response = super().send(request, **kwargs)
-                    body = response.content  # inside the attempt: a body cut short is retried
-                except requests.RequestException:
-                    if watch.expired:
-                        raise DeadlineExceeded(
-                            f"no complete answer within the {deadline.seconds:g} s deadline"
-                        ) from None
-                    raise
+            if self.transport is not None:
+                response = self.transport(request)
+                body = response.content
+            else:
+                with watched(deadline) as watch:
+                    try:
+                        response = super().send(request, **kwargs)
+                        body = response.content  # in the attempt: a body cut short is retried
+                    except requests.RequestException as failure:
+                        # the socket's timeout is the time left, so a timeout that ends at
+                        # the deadline is the deadline's, whichever of the two woke first
+                        timed_out = isinstance(failure, requests.Timeout)
+                        if watch.expired or (timed_out and deadline.remaining() <= 0):
+                            raise DeadlineExceeded(
+                                f"no complete answer within the {deadline.seconds:g} s deadline"
+                            ) from None
+                        raise
         self.limiter.observe(response.headers)
         if response.status_code in RETRY_STATUSES:
             raise _RetryableStatus(response)
@@ -303,6 +320,7 @@ class CacheStore(Protocol):
     def entries(self) -> int: ...
     def size_bytes(self) -> int: ...
     def clear(self) -> None: ...
+    def flush(self) -> None: ...
 
 
 class CacheControl:
@@ -318,6 +336,11 @@ class CacheControl:
         with self._lock:
             return self._stores.setdefault(name, store)
 
+    def flush(self) -> None:
+        """Wait until every attached store has written what it holds (writes run behind)."""
+        for store in list(self._stores.values()):
+            store.flush()
+
     def info(self) -> CacheInfo:
         stack = self._stack
         try:
@@ -328,7 +351,7 @@ class CacheControl:
         on_disk = [p for p in path.parent.glob(path.name + "*") if p.is_file()]
         stores = list(self._stores.values())
         return CacheInfo(
-            path=str(path) if stack.cache_enabled else "(in memory: on-disk cache unusable)",
+            path=str(path) if stack.cache_enabled else _in_memory_reason(stack),
             entries=entries + sum(s.entries() for s in stores),
             size_bytes=(sum(p.stat().st_size for p in on_disk) if stack.cache_enabled else 0)
             + sum(s.size_bytes() for s in stores),
@@ -352,7 +375,14 @@ class CacheControl:
 
 
 class HttpStack:
-    """Sessions, limiter and cache policy shared by every client of one configuration."""
+    """Sessions, limiter and cache policy shared by every client of one configuration.
+
+    ``transport`` (a URL prefix and a :data:`Transport`) sends the requests under that
+    prefix in this process instead of over the network. Such a stack caches nothing:
+    the cache's lifetimes are wall-clock time, while a replay's exchange moves its own
+    clock a minute per step (a "latest" quote cached for seconds would be minutes old),
+    and its answers cost less than a cache lookup anyway.
+    """
 
     def __init__(
         self,
@@ -361,22 +391,28 @@ class HttpStack:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        transport: tuple[str, Transport] | None = None,
     ) -> None:
         self.settings = settings
+        self.transport = transport
         self.ttl = ttl or cache_policy.CacheTTL()
         self.limiter = RateLimiter(
             settings.requests_per_minute, settings.rate_window_seconds, clock=clock, sleep=sleep
         )
+        self._in_process: tuple[str, RetryingAdapter] | None = None
+        if transport is not None:
+            adapter = RetryingAdapter(settings, self.limiter, sleep, transport[1])
+            self._in_process = (transport[0], adapter)
         self._sleep = sleep  # injectable with ``clock``: waits are counted in tests, not timed
         self.cache = CacheControl(self)
         self.memo = BodyMemo()
         self.hits = 0
         self.misses = 0
-        self.cache_enabled = True
+        self.cache_enabled = transport is None
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open_lock = threading.Lock()
-        self._sessions: list[CachedSession] = []
+        self._sessions: list[requests.Session] = []
         self._redact = tuple(DEFAULT_IGNORED_PARAMS) + CREDENTIAL_HEADERS
 
     def __repr__(self) -> str:
@@ -392,6 +428,19 @@ class HttpStack:
         if session is None:
             session = self._new_session()
             self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def direct_session(self) -> requests.Session:
+        """This thread's session for requests that are never cached (orders, the account).
+
+        The cache layer costs more per request than an in-process answer (keys, header
+        directives) and does nothing for them, so they skip it; the adapters are the same.
+        """
+        session = getattr(self._local, "direct", None)
+        if session is None:
+            session = self._local.direct = self._mount(requests.Session())
             with self._lock:
                 self._sessions.append(session)
         return session
@@ -413,10 +462,19 @@ class HttpStack:
             stale_if_error=True,
             cache_control=False,
         )
+        return self._mount(session)
+
+    def _mount(self, session: S) -> S:
+        """Our headers and adapters on ``session``."""
         session.headers.update(self.settings.auth_headers)
         adapter = RetryingAdapter(self.settings, self.limiter, self._sleep)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
+        if self.transport is not None:
+            prefix, transport = self.transport
+            in_process = RetryingAdapter(self.settings, self.limiter, self._sleep, transport)
+            session.mount(prefix, in_process)
+            session.trust_env = False  # no proxy, .netrc or CA bundle applies in process
         return session
 
     def _open_sqlite(self) -> SQLiteCache:
@@ -444,6 +502,8 @@ class HttpStack:
         )
 
     def close(self) -> None:
+        """Finish the writes still under way, then close every session."""
+        self.cache.flush()
         with self._lock:
             sessions, self._sessions = self._sessions, []
         for session in sessions:
@@ -476,7 +536,7 @@ class HttpStack:
         now = dt.datetime.now(dt.timezone.utc)
         expire = (
             cache_policy.expire_after(path, params or {}, now, self.ttl)
-            if use_cache
+            if use_cache and self.transport is None
             else DO_NOT_CACHE
         )
         # The failure is turned into our error outside the ``except`` block, so that
@@ -539,7 +599,32 @@ class HttpStack:
             return self._send(method, url, params=params, json=json, expire_after=expire)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        if kwargs["expire_after"] == DO_NOT_CACHE:  # nothing to read or write: no cache layer
+            del kwargs["expire_after"]
+            if self._in_process is not None and url.startswith(self._in_process[0]):
+                return self._send_in_process(method, url, **kwargs)
+            return self.direct_session().request(method, url, **kwargs)
         return self.session().request(method, url, **kwargs)
+
+    def _send_in_process(
+        self, method: str, url: str, params: Mapping[str, Any] | None, json: Any
+    ) -> requests.Response:
+        """Straight to the in-process adapter: a session's cookies, redirects, proxies and
+        hooks have nothing to do in process, and cost more than the exchange's answer."""
+        request = requests.PreparedRequest()
+        request.method = method
+        query = urlencode([(k, v) for k, v in (params or {}).items() if v is not None], doseq=True)
+        request.url = f"{url}?{query}" if query else url
+        request.headers = requests.structures.CaseInsensitiveDict(self.settings.auth_headers)
+        request.body = None
+        if json is not None:
+            try:  # as requests encodes a json= body
+                request.body = complexjson.dumps(json, allow_nan=False).encode("utf-8")
+            except (TypeError, ValueError) as problem:
+                raise requests.exceptions.InvalidJSONError(problem, request=request) from None
+            request.headers["Content-Type"] = "application/json"
+        request.hooks = {"response": []}
+        return self._in_process[1].send(request)
 
     def _failure_error(
         self,
@@ -567,6 +652,12 @@ class HttpStack:
             ),
             attempts=attempts,
         )
+
+
+def _in_memory_reason(stack: HttpStack) -> str:
+    if stack.transport is not None:
+        return "(nothing cached: an exchange in this process)"
+    return "(in memory: on-disk cache unusable)"
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .connection import http_stack
+from .connection import http_stack, in_process_stack
 from .data import MarketData
+from .errors import ConfigError
 from .orders import Orders
 from .orders.journal import SubmissionQuote
 
@@ -26,7 +27,10 @@ class Kit:
         self.orders = orders
 
     def __repr__(self) -> str:
-        settings = self.data._stack.settings
+        stack = self.data._stack
+        settings = stack.settings
+        if stack.transport is not None:
+            return f"<Kit: paper exchange in this process at {settings.trading_url}>"
         where = "local paper exchange" if settings.is_loopback else "Alpaca paper"
         return f"<Kit: {where} at {settings.trading_url}>"
 
@@ -36,14 +40,16 @@ class Kit:
         from .stream import Streams
 
         streams = Streams.of(self.data)
-        live = self.orders.live
-        if live.quote_source is None:  # first use: the journal and the checks follow the stream
-            live.quote_source = lambda symbol: _submission_quote(streams.latest_quote(symbol))
-            streams.add_follower(live)
+        # The journal and the checks follow the trade-update stream, and price orders with
+        # the quote stream when it has the symbol (a replay's own quotes stay in charge).
+        streams.add_follower(self.orders.live)
+        if self.orders.quote_source is None:
+            self.orders.quote_source = lambda s: _submission_quote(streams.latest_quote(s))
         return streams
 
     def chart(self, symbol: str, timeframe: str = "5Min", **options: Any) -> PriceChart:
-        """Candles and volume, with this account's open orders, fills and entry price."""
+        """Candles and volume that follow the account: its open orders (drag a line to
+        replace its order), fills, entry price and the last price."""
         from .ui import PriceChart
 
         return PriceChart(self.data, symbol, timeframe, orders=self.orders, **options)
@@ -75,20 +81,33 @@ def connect(
     trading_url: str | None = None,
     data_url: str | None = None,
     cache_path: str | Path | None = None,
+    exchange: Any = None,
     **options: Any,
 ) -> Kit:
     """Connect to Alpaca paper with keys (arguments or environment), else to the local exchange.
 
+    ``exchange``: an exchange in this process (an ``Exchange``, or the ``RunningExchange``
+    from ``start_exchange``); requests then go straight to its routes, with no socket
+    and no server thread, and get the same answers as over HTTP (a replay's speed).
     ``options`` go to ``Orders`` (``checks=``, ``risk=``, ``journal_path=``) or to the
     HTTP settings (``requests_per_minute=``, ``read_timeout=`` …).
     """
     order_options = {k: options.pop(k) for k in ("checks", "risk", "journal_path") if k in options}
-    stack = http_stack(
-        api_key,
-        secret_key,
-        trading_url=trading_url,
-        data_url=data_url,
-        cache_path=cache_path,
-        **options,
-    )
+    if exchange is not None:
+        if trading_url or data_url:
+            raise ConfigError(
+                f"connect() got exchange={exchange!r} and a URL ({trading_url or data_url}); "
+                "pass the exchange to reach it in this process, or its URL to reach it over "
+                "HTTP, not both."
+            )
+        stack = in_process_stack(exchange, api_key, secret_key, cache_path=cache_path, **options)
+    else:
+        stack = http_stack(
+            api_key,
+            secret_key,
+            trading_url=trading_url,
+            data_url=data_url,
+            cache_path=cache_path,
+            **options,
+        )
     return Kit(MarketData(stack=stack), Orders(stack=stack, **order_options))

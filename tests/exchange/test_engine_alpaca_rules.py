@@ -103,7 +103,7 @@ def test_blotter_day_pl_reads_equity_minus_last_equity(
         cache_path=tmp_path / "cache.sqlite",
         journal_path=tmp_path / "journal.sqlite",
     )
-    blotter = Blotter(orders, refresh_seconds=None)
+    blotter = Blotter(orders, live=False)
     try:
         account = client.get_account()
         day_pl = float(account.equity) - float(account.last_equity)

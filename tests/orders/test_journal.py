@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+import trading_kit as tk
 from tests.orders.conftest import make_stack
 from trading_kit.config import Settings
+from trading_kit.exchange import Exchange, ManualClock, SimulatedMarket
 from trading_kit.exchange.server import RunningExchange
 from trading_kit.orders import Orders
+from trading_kit.orders.executor import MAX_LIST
 from trading_kit.orders.frames import ORDER_COLUMNS
 from trading_kit.orders.journal import HISTORY_EXTRA
 
@@ -115,3 +118,20 @@ def test_journal_is_a_wal_sqlite_file_next_to_the_cache(
     assert orders.journal.path == tmp_path / "order_journal.sqlite"
     with sqlite3.connect(orders.journal.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_history_refreshes_more_orders_than_one_page(
+    sim_market: SimulatedMarket, manual_clock: ManualClock, tmp_path: Path
+) -> None:
+    """A replay leaves thousands of orders journaled as accepted: every page is read."""
+    exchange = Exchange(sim_market, manual_clock, partial_fills=False)
+    kit = tk.connect(exchange=exchange, checks=False, journal_path=tmp_path / "j.sqlite")
+    placed = []
+    for i in range(MAX_LIST + 20):
+        if i % 200 == 0:  # several submission times, a page boundary inside one of them
+            exchange.advance("1min")
+        placed.append(kit.orders.place_order("AAPL", qty=1, side="buy" if i % 2 else "sell"))
+    assert {order.status for order in placed} == {"accepted"}
+    history = kit.orders.history()
+    assert len(history) == MAX_LIST + 20
+    assert (history["status"] == "filled").all()

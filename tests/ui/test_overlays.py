@@ -10,7 +10,7 @@ import pytest
 
 from trading_kit.errors import OrderValidationError
 from trading_kit.orders.frames import orders_frame, positions_frame
-from trading_kit.ui.moves import check_move, snap_to_tick
+from trading_kit.ui.moves import check_move, marketable, snap_to_tick
 from trading_kit.ui.overlays import entry_level, fills, order_levels, parent_of, relabel
 
 
@@ -138,3 +138,27 @@ def test_check_move_refuses(
 ) -> None:
     with pytest.raises(OrderValidationError, match=words):
         check_move(frame, order_id, field, price)
+
+
+@pytest.mark.parametrize(
+    ("order_type", "side", "field", "price", "trades"),
+    [
+        ("limit", "buy", "limit_price", 100.09, False),  # below the ask: rests
+        ("limit", "buy", "limit_price", 100.10, True),  # at the ask: fills
+        ("limit", "sell", "limit_price", 100.01, False),
+        ("limit", "sell", "limit_price", 100.00, True),  # at the bid
+        ("stop", "buy", "stop_price", 100.11, False),  # above the market: waits
+        ("stop", "buy", "stop_price", 100.10, True),  # already reached
+        ("stop", "sell", "stop_price", 99.99, False),
+        ("stop", "sell", "stop_price", 100.00, True),
+        ("stop_limit", "sell", "stop_price", 100.50, True),
+        ("stop_limit", "buy", "limit_price", 120.0, False),  # a limit behind a stop: not yet
+    ],
+)
+def test_a_move_that_would_trade_at_once_is_recognised(
+    order_type: str, side: str, field: str, price: float, trades: bool
+) -> None:
+    reason = marketable(order_type, side, field, price, bid=100.00, ask=100.10)
+    assert (reason is not None) == trades
+    if trades:
+        assert ("ask" if side == "buy" else "bid") in reason

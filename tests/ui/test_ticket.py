@@ -8,12 +8,12 @@ import pytest
 
 from tests.ui.conftest import cents, server_order, text
 from trading_kit.orders import Orders
-from trading_kit.ui import OrderTicket
+from trading_kit.ui import OrderTicket, feed
 
 
 @pytest.fixture
 def ticket(md, orders):
-    widget = OrderTicket(orders, md, "AAPL", poll_seconds=None)
+    widget = OrderTicket(orders, md, "AAPL", live=False)
     yield widget
     widget.close()
 
@@ -44,9 +44,9 @@ def test_a_limit_order_reaches_the_exchange(running, ticket, ask) -> None:
         "gtc",
     )
     assert order.qty == 10 and order.limit_price == cents(ask - 2)
-    assert text(ticket.status.value) == f"buy 10 AAPL: {ticket.order.status} · id {order.id}"
+    assert text(ticket.status.value) == f"buy 10 AAPL: {ticket.order.status} · id {order.id[:8]}"
     assert ticket.refresh() is True  # still open: a limit below the market rests
-    assert text(ticket.status.value) == f"buy 10 AAPL: {order.status} · id {order.id}"
+    assert text(ticket.status.value) == f"buy 10 AAPL: {order.status} · id {order.id[:8]}"
 
 
 def test_the_status_is_followed_until_final(running, ticket) -> None:
@@ -62,82 +62,91 @@ def test_the_status_is_followed_until_final(running, ticket) -> None:
     assert "filled 3 @" in text(ticket.status.value)
 
 
-def test_a_background_poller_follows_and_stops_when_final(running, md, orders) -> None:
-    ticket = OrderTicket(orders, md, "AAPL", poll_seconds=0.05)
+@pytest.fixture
+def quick_feed(monkeypatch):
+    """The shared refresher polls every 50 ms in these tests (1 s in a notebook)."""
+    monkeypatch.setattr(feed, "LOCAL_INTERVAL", 0.05)
+
+
+def test_a_live_ticket_follows_its_order_until_final(quick_feed, running, md, orders) -> None:
+    ticket = OrderTicket(orders, md, "AAPL")
     try:
+        assert ticket._subscription is not None and ticket._feed.running
         ticket.size.value = "1"
         ticket.submit_button.click()
-        assert ticket._poller is not None and ticket._poller.running
         running.exchange.advance("1min")
         assert wait_for(lambda: ticket.order.status == "filled")
-        assert wait_for(lambda: not ticket._poller.running)
-        assert "filled" in text(ticket.status.value)
+        assert wait_for(lambda: "filled 1 @" in text(ticket.status.value))
     finally:
         ticket.close()
+    assert not ticket._feed.running
 
 
-def test_closing_the_ticket_stops_its_poller(md, orders, ask) -> None:
-    ticket = OrderTicket(orders, md, "AAPL", poll_seconds=0.05)
-    ticket.size.value = "1"
-    ticket.set_price(ask - 5)  # a resting limit: stays open
-    ticket.submit_button.click()
-    poller = ticket._poller
-    assert poller is not None and poller.running
-    ticket.close()
-    assert not poller.running
+def test_a_live_ticket_follows_a_replace_made_elsewhere(quick_feed, running, md, orders, ask):
+    ticket = OrderTicket(orders, md, "AAPL")
+    try:
+        ticket.size.value = "1"
+        ticket.set_price(ask - 5)  # a resting limit: stays open
+        first = ticket.submit()
+        second = orders.replace_order(first.id, limit_price=cents(ask - 4))
+        assert wait_for(lambda: ticket.order.id == second.id)
+        assert wait_for(lambda: f"id {second.id[:8]}" in text(ticket.status.value))
+        assert f"replaces {first.id[:8]}" in text(ticket.status.value)
+    finally:
+        ticket.close()
 
 
 @pytest.mark.parametrize(
     ("values", "words", "marked"),
     [
-        ({}, "give exactly one of qty (shares) or notional (dollars)", "size"),
-        ({"size": "-1"}, "qty=-1 must be greater than 0", "size"),
-        ({"size": "ten"}, "qty='ten' is not a number", "size"),
-        ({"size": "1", "type": "limit"}, "limit_price is required for limit orders", "limit_price"),
+        ({}, "Give exactly one of Qty (shares) or Notional (dollars)", "size"),
+        ({"size": "-1"}, "Qty -1 must be greater than 0", "size"),
+        ({"size": "ten"}, "Qty 'ten' is not a number", "size"),
+        ({"size": "1", "type": "limit"}, "Limit price is required for limit orders", "limit_price"),
         (
             {"size": "1", "type": "limit", "limit_price": "150.123"},
-            "limit_price=150.123 is not on the tick",
+            "Limit price 150.123 is not a multiple of $0.01",
             "limit_price",
         ),
         (
             {"size": "1", "type": "stop", "stop_price": "0"},
-            "stop_price=0 must be greater than 0",
+            "Stop price 0 must be greater than 0",
             "stop_price",
         ),
         (
             {"size": "1", "type": "trailing_stop"},
-            "trailing_stop orders need exactly one of trail_price",
+            "Trailing_stop orders need exactly one of Trail ($)",
             "trail",
         ),
         (
             {"size": "1", "type": "trailing_stop", "trail_kind": "trail_percent", "trail": "150"},
-            "trail_percent=150 must be between 0 and 100",
+            "Trail (%) 150 must be between 0 and 100",
             "trail",
         ),
-        ({"size": "1", "extended_hours": True}, "extended_hours=True needs a limit order", None),
+        ({"size": "1", "extended_hours": True}, "Extended hours True needs a limit order", None),
         (
             {"size_kind": "notional", "size": "100", "type": "limit", "limit_price": "150"},
-            "notional=100 is only accepted for simple market orders",
+            "Notional 100 is only accepted for simple market orders",
             "size",
         ),
         (
             {"size": "1.5", "time_in_force": "gtc"},
-            "qty=1.5 is fractional, but fractional orders must have time_in_force='day'",
+            "Qty 1.5 is fractional, but fractional orders must have TIF 'day'",
             "size",
         ),
         (
             {"size": "1", "bracket": True},
-            "take_profit_limit_price is required for bracket",
+            "Take profit is required for bracket",
             "take_profit",
         ),
         (
             {"size": "1", "bracket": True, "take_profit": "100", "stop_loss": "90"},
-            "take_profit_limit_price=100 must be above the last price",
+            "Take profit 100 must be above the last price",
             "take_profit",
         ),
         (
             {"symbol": "not a ticker", "size": "1"},
-            "symbol='NOT A TICKER' is not a ticker",
+            "Symbol 'not a ticker' is not a ticker",
             "symbol",
         ),
     ],
@@ -149,12 +158,64 @@ def test_invalid_values_keep_submit_disabled_and_say_why(
     for name, value in values.items():
         getattr(ticket, name).value = value
     assert ticket.submit_button.disabled
+    ticket.submit_button.click()  # a click that slips through sends nothing, and says why
+    assert len(running.exchange.engine.orders) == before
+    assert "Not sent" in text(ticket.status.value)
     assert words in text(ticket.message.value)
     if marked is not None:
         assert "error-color" in str(getattr(ticket, marked).layout.border)
-    ticket.submit_button.click()  # a click that slips through still sends nothing
-    assert len(running.exchange.engine.orders) == before
-    assert "Not sent" in text(ticket.status.value)
+
+
+def test_a_fresh_ticket_is_not_in_an_error_state(ticket) -> None:
+    assert ticket.spec is None and ticket.submit_button.disabled  # no size yet
+    assert ticket.message.value == "" and ticket.status.value == ""
+    assert all(field.layout.border is None for field in ticket._fields.values())
+    ticket.type.value = "limit"  # the user has not typed a price yet: still no nagging
+    assert ticket.message.value == ""
+    ticket.limit_price.value = "205.123"
+    assert text(ticket.message.value) == "Limit price 205.123 is not a multiple of $0.01."
+
+
+def press_enter(field) -> None:
+    """What the browser sends when Enter is pressed in a text field."""
+    field._handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"event": "submit"}}}, "buffers": []}
+    )
+
+
+def test_enter_submits_a_valid_order_and_says_why_not_otherwise(running, ticket, ask) -> None:
+    ticket.type.value = "limit"
+    ticket.size.value = "3"
+    press_enter(ticket.size)
+    assert ticket.order is None and "Not sent: Limit price is required" in text(ticket.status.value)
+    ticket.limit_price.value = f"{ask - 2:.2f}"
+    press_enter(ticket.limit_price)
+    order = server_order(running, ticket.order.id)
+    assert order.qty == 3 and order.limit_price == cents(ask - 2)
+
+
+def test_bid_and_ask_buttons_and_the_steppers(md, ticket) -> None:
+    quote = md.get_latest_quote("AAPL").iloc[0]
+    ticket.type.value = "limit"
+    assert ticket.bid_button.description == f"Bid {quote['bid_price']:,.2f}"
+    ticket.bid_button.click()
+    assert ticket.limit_price.value == f"{quote['bid_price']:.2f}"
+    ticket.ask_button.click()
+    assert ticket.limit_price.value == f"{quote['ask_price']:.2f}"
+    ticket.limit_up.click()
+    assert ticket.limit_price.value == f"{quote['ask_price'] + 0.01:.2f}"  # one tick
+    ticket.limit_price.value = "0.5"
+    ticket.limit_down.click()
+    assert ticket.limit_price.value == "0.4999"  # below $1 the tick is $0.0001
+    ticket.limit_price.value = "150.126"
+    ticket.limit_down.click()
+    assert ticket.limit_price.value == "150.13"  # off the tick: onto it first
+    ticket.qty_up.click()
+    ticket.qty_up.click()
+    assert ticket.size.value == "2"
+    ticket.qty_down.click()
+    ticket.qty_down.click()
+    assert ticket.size.value == "1"  # never below one share
 
 
 def test_fixing_the_value_enables_submit_and_clears_the_message(ticket) -> None:
@@ -201,8 +262,7 @@ def test_the_preview_shows_quote_cost_and_buying_power(md, orders, ticket) -> No
 
 
 def test_changing_the_symbol_reads_its_quote(md, ticket) -> None:
-    ticket.symbol.value = "msft"
-    assert ticket.symbol.value == "MSFT"
+    ticket.symbol.value = "msft"  # shown in capitals; read as MSFT
     bid = md.get_latest_quote("MSFT")["bid_price"].iloc[0]
     assert f"MSFT bid {bid:,.2f}" in text(ticket.preview.value)
 
@@ -227,7 +287,7 @@ def test_a_broker_rejection_is_shown(running, md, tmp_path) -> None:
         journal_path=tmp_path / "journal2.sqlite",
         checks=False,
     )
-    ticket = OrderTicket(unchecked, md, "AAPL", poll_seconds=None)
+    ticket = OrderTicket(unchecked, md, "AAPL", live=False)
     ticket.size.value = "100000"
     ticket.submit_button.click()
     status = text(ticket.status.value)
@@ -274,3 +334,25 @@ def test_set_price_fills_the_field_the_type_uses(ticket) -> None:
     assert ticket.set_price(149.5) == "stop_price" and ticket.stop_price.value == "149.50"
     ticket.type.value = "stop_limit"
     assert ticket.set_price(149.0) == "limit_price" and ticket.limit_price.value == "149.00"
+
+
+@pytest.mark.timeout(60)
+def test_submitting_from_a_linked_ticket_while_the_feed_runs_never_deadlocks(
+    monkeypatch, md, orders, ask
+) -> None:
+    """The ticket's submission refreshes the chart through the feed while the feed's own
+    thread hands updates to the ticket: neither may wait for the other's lock."""
+    from trading_kit.ui import PriceChart
+
+    monkeypatch.setattr(feed, "LOCAL_INTERVAL", 0.01)
+    ticket = OrderTicket(orders, md, "AAPL")
+    chart = PriceChart(md, "AAPL", "5Min", orders=orders, ticket=ticket)
+    try:
+        ticket.size.value = "1"
+        ticket.set_price(ask - 5)
+        placed = [ticket.submit() for _ in range(15)]
+        assert all(order is not None for order in placed)
+        assert wait_for(lambda: {o.id for o in placed} <= {lv.order_id for lv in chart.levels})
+    finally:
+        chart.close()
+        ticket.close()

@@ -67,9 +67,11 @@ class MarketData:
         self.feed = _choice(feed, DataFeed, "feed") if feed else None
         self._ahead: ThreadPoolExecutor | None = None  # asks for next pages (see _pages)
         cache_file = self._stack.settings.cache_path
-        self._history: HistoryCache | None = self._stack.cache.attach(  # type: ignore[assignment]
-            "bars", HistoryCache(history_root(cache_file))
-        )
+        self._history: HistoryCache | None = None
+        if self._stack.transport is None:  # an exchange in this process: nothing is cached
+            self._history = self._stack.cache.attach(  # type: ignore[assignment]
+                "bars", HistoryCache(history_root(cache_file))
+            )
 
     def __repr__(self) -> str:
         feed = f", feed={self.feed!r}" if self.feed else ""

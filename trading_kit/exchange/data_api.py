@@ -351,15 +351,19 @@ def _json(payload: object, status: int = 200) -> Response:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _alpaca_errors(handler: Callable[[Request], Response]) -> Handler:
+def _alpaca_errors(handler: Callable[[Request], Response], *, offload: bool = True) -> Handler:
     """Bad input becomes Alpaca's ``{"code", "message"}``; these routes never answer 500.
 
-    The handler runs in the thread pool: building a 10,000-bar page takes tens of
-    milliseconds, which must not stall the event loop (and the order routes) meanwhile.
+    A page of history runs in the thread pool (``offload``): building 10,000 bars takes
+    tens of milliseconds, which must not stall the event loop (and the order routes)
+    meanwhile. A latest quote or trade is one lookup, cheaper than the hop to a thread,
+    so it runs inline as the order routes do.
     """
 
     async def endpoint(request: Request) -> Response:
         try:
+            if not offload:
+                return handler(request)
             return await in_thread(handler, request)
         except wire.AlpacaError as error:
             return error.response()
@@ -517,7 +521,7 @@ class _DataApi:
             return _json({kind: {s: v for s, v in items.items() if v is not None}})
 
         handler.__name__ = f"latest_{kind}_{'single' if single else 'multi'}"
-        return _alpaca_errors(handler)
+        return _alpaca_errors(handler, offload=kind == "bars")
 
     def snapshots(self, single: bool) -> Handler:
         def handler(request: Request) -> Response:

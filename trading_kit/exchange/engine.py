@@ -31,7 +31,7 @@ import pandas as pd
 from ..rules import NEW_YORK
 from ..rules import to_utc as utc
 from . import checks, wire
-from .calendar import MarketHours
+from .calendar import MarketHours, within_span
 from .clock import Clock
 from .ledger import AccountNumbers, Ledger
 from .market import Market
@@ -49,6 +49,7 @@ from .matching import (
 from .order_request import OrderRequest, ReplaceRequest, parse_order, parse_replace
 from .orders import CLOSED_STATUSES, Fill, Order, Position, TradeUpdate, asset_id, to_decimal
 from .prices import Prices
+from .timeline import Timeline
 from .wire import bad_request, not_found, unprocessable
 
 #: Order statuses and the trade-update events a change to them sends (``None``: silent).
@@ -135,6 +136,8 @@ class Engine:
         self.orders: dict[str, Order] = {}
         self._by_client: dict[str, str] = {}
         self._open: set[str] = set()
+        self._timeline = Timeline()  # every order by submission time, and each symbol's
+        self._timelines: dict[str, Timeline] = {}
         self._cores: dict[str, MatchingCore] = {}
         self._wash = checks.WashIndex()
         self._emitted: dict[str, str] = {}  # order id -> the status its last event showed
@@ -157,6 +160,11 @@ class Engine:
     @property
     def hours(self) -> MarketHours:
         return self.market.hours
+
+    @property
+    def has_open_orders(self) -> bool:
+        """Whether moving the clock can change anything (without open orders it cannot)."""
+        return bool(self._open)
 
     def now(self) -> pd.Timestamp:
         return utc(self.clock.now())
@@ -194,6 +202,7 @@ class Engine:
             self._by_client[order.client_order_id] = order.id
             self._emitted[order.id] = order.status
             self._index(order)
+            self._enlist(order)
         self._dirty_orders.clear()
         self._meta_dirty = False
 
@@ -277,7 +286,12 @@ class Engine:
     def _add(self, order: Order) -> None:
         self.orders[order.id] = order
         self._by_client[order.client_order_id] = order.id
+        self._enlist(order)
         self._mark(order)
+
+    def _enlist(self, order: Order) -> None:
+        self._timeline.add(order)
+        self._timelines.setdefault(order.symbol, Timeline()).add(order)
 
     # ------------------------------------------------------------------ market helpers
     def _asset(self, symbol: str) -> tuple[str, dict[str, Any]]:
@@ -637,13 +651,26 @@ class Engine:
         side: str | None = None,
         symbols: set[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """``GET /v2/orders``: filter by status, time, side, symbols; newest first by default."""
+        """``GET /v2/orders``: filter by status, time, side, symbols; newest first by default.
+
+        Open orders (few) are put in order when asked; the others are walked in submission
+        order (``timeline``) from the end asked for, until the page is full.
+        """
+        newest_first = direction == "desc"
+        after_ns = None if after is None else ns(within_span(after))  # year 1 or 9999 too
+        until_ns = None if until is None else ns(within_span(until))
         if status == "open":
-            pool: Iterable[Order] = (self.orders[i] for i in self._open)
+            timeline = Timeline()
+            for order_id in self._open:
+                timeline.add(self.orders[order_id])
+        elif symbols and len(symbols) == 1:
+            timeline = self._timelines.get(next(iter(symbols))) or Timeline()
         else:
-            pool = self.orders.values()
-        selected = []
-        for order in pool:
+            timeline = self._timeline
+        selected: list[Order] = []
+        for order in timeline.walk(after_ns, until_ns, newest_first):
+            if len(selected) == limit:
+                break
             if status == "closed" and order.is_open:
                 continue
             if nested and order.parent_id:
@@ -652,16 +679,8 @@ class Engine:
                 continue
             if symbols and order.symbol not in symbols:
                 continue
-            submitted = order.submitted_at or order.created_at
-            if after is not None and submitted <= after:
-                continue
-            if until is not None and submitted >= until:
-                continue
             selected.append(order)
-        selected.sort(
-            key=lambda o: (o.submitted_at or o.created_at, o.id), reverse=direction == "desc"
-        )
-        return [self.order_json(o, nested=nested) for o in selected[:limit]]
+        return [self.order_json(o, nested=nested) for o in selected]
 
     def cancel(self, order_id: str) -> Order:
         """``DELETE /v2/orders/{id}``: cancel the order and the rest of its bracket/OCO group."""

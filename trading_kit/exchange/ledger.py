@@ -69,6 +69,7 @@ class Ledger:
         self.positions: dict[str, Position] = {}
         self.fills: list[Fill] = []  # sorted by id: by time, then in execution order
         self.baselines: dict[pd.Timestamp, Decimal] = {}  # session close -> equity then
+        self._baselines_text: str | None = None
         self._fill_ids: list[str] = []
         self._bp_holds: dict[str, Decimal] = {}
         self.bp_held = _ZERO
@@ -249,17 +250,21 @@ class Ledger:
         self.baselines[close] = equity
         for old in sorted(self.baselines)[:-_BASELINES_KEPT]:
             del self.baselines[old]
+        self._baselines_text = None
 
     def baseline(self, close: pd.Timestamp) -> Decimal | None:
         return self.baselines.get(close)
 
     # ------------------------------------------------------------------ state
     def meta(self) -> dict[str, str]:
-        baselines = ";".join(f"{t.isoformat()}={v}" for t, v in sorted(self.baselines.items()))
+        if self._baselines_text is None:  # written at every step: rendered once a day
+            self._baselines_text = ";".join(
+                f"{t.isoformat()}={v}" for t, v in sorted(self.baselines.items())
+            )
         return {
             "cash": str(self.cash),
             "opening_equity": str(self.opening_equity),
-            "baselines": baselines,
+            "baselines": self._baselines_text,
         }
 
     def restore(self, meta: dict[str, str], positions: list[Position], fills: list[Fill]) -> None:
@@ -271,6 +276,7 @@ class Ledger:
                 (f.qty * f.price * (1 if f.side == "buy" else -1) for f in fills), start=_ZERO
             )
         self.baselines = {}
+        self._baselines_text = None
         for item in filter(None, meta.get("baselines", "").split(";")):
             close, value = item.split("=")
             self.baselines[pd.Timestamp(close)] = Decimal(value)

@@ -36,7 +36,7 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -794,7 +794,7 @@ def _quote_sides(price: np.ndarray, spread_ticks: np.ndarray) -> tuple[np.ndarra
     return to_ticks(price - below * tick), to_ticks(price + above * tick)
 
 
-def _quote(t: pd.Timestamp, row: pd.Series, venue: str, tape: str) -> dict:
+def _quote(t: pd.Timestamp, row: Mapping, venue: str, tape: str) -> dict:
     return {
         "t": t,
         "bid_price": float(row["bid_price"]),
@@ -808,7 +808,7 @@ def _quote(t: pd.Timestamp, row: pd.Series, venue: str, tape: str) -> dict:
     }
 
 
-def _trade(t: pd.Timestamp, row: pd.Series, venue: str, tape: str) -> dict:
+def _trade(t: pd.Timestamp, row: Mapping, venue: str, tape: str) -> dict:
     return {
         "t": t,
         "price": float(row["price"]),
@@ -836,6 +836,9 @@ class ReplayMarket:
     coarser bars from intraday data use regular-session bars only, like the simulation.
     """
 
+    #: The engine reads prices a day at a time: slicing held arrays costs per call, not per row.
+    price_block_ns = DAY_NS
+
     def __init__(
         self,
         frame: pd.DataFrame,
@@ -848,12 +851,22 @@ class ReplayMarket:
             self.resolution = parse_timeframe(resolution)
         else:
             self.resolution = _infer_resolution(self._data)
+        # Worked out once, so that the price at an instant is one binary search: the
+        # engine asks it at every order and every account read of a replay.
+        self._venues: dict[str, tuple[str, str]] = {}
+        self._assets: dict[str, dict] = {}
+        for symbol, data in self._data.items():
+            data["known"] = data["ns"] + self.step_ns
+            data["bid"], data["ask"] = _quote_sides(data["close"], np.full(len(data["ns"]), 2.0))
+            self._venues[symbol] = VENUES[self.asset(symbol)["exchange"]]
 
     def __repr__(self) -> str:
         return f"ReplayMarket(symbols={self.symbols()!r}, resolution={self.resolution})"
 
     @property
-    def _step(self) -> int:
+    def step_ns(self) -> int:
+        """How long after its start a bar's close is known: its length (a day for day and
+        coarser bars, whose close is known by the next midnight)."""
         return self.resolution.nominal_ns if not self.resolution.calendar_based else DAY_NS
 
     def symbols(self) -> list[str]:
@@ -862,15 +875,20 @@ class ReplayMarket:
     def asset(self, symbol: str) -> dict | None:
         if symbol not in self._data:
             return None
-        listing = UNIVERSE.get(symbol) or Listing(symbol, "NASDAQ", 0.0, 0.0, 0.0)
-        return _asset_dict(symbol, listing)
+        asset = self._assets.get(symbol)
+        if asset is None:  # asked at every order: worked out once
+            listing = UNIVERSE.get(symbol) or Listing(symbol, "NASDAQ", 0.0, 0.0, 0.0)
+            asset = self._assets[symbol] = _asset_dict(symbol, listing)
+        return dict(asset)
 
     def data_range(self, symbol: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         data = self._data.get(symbol)
         if data is None:
             return None
         ns = data["ns"]
-        return pd.Timestamp(int(ns[0]), tz="UTC"), pd.Timestamp(int(ns[-1]) + self._step, tz="UTC")
+        return pd.Timestamp(int(ns[0]), tz="UTC"), pd.Timestamp(
+            int(ns[-1]) + self.step_ns, tz="UTC"
+        )
 
     def _series(self, symbol: str) -> dict[str, np.ndarray]:
         try:
@@ -878,70 +896,85 @@ class ReplayMarket:
         except KeyError:
             raise KeyError(f"unknown symbol {symbol!r}") from None
 
-    def _known_between(self, symbol: str, start: TimeLike, end: TimeLike) -> np.ndarray:
-        """Indices of bars whose close is known in [start, end)."""
-        known = self._series(symbol)["ns"] + self._step
-        lo = np.searchsorted(known, to_ns(start), side="left")
-        hi = np.searchsorted(known, to_ns(end), side="left")
-        return np.arange(lo, hi)
+    def _known_between(self, symbol: str, start: TimeLike, end: TimeLike) -> slice:
+        """The bars whose close is known in [start, end)."""
+        known = self._series(symbol)["known"]
+        lo = int(np.searchsorted(known, to_ns(start), side="left"))
+        hi = int(np.searchsorted(known, to_ns(end), side="left"))
+        return slice(lo, max(lo, hi))
 
     def ticks(self, symbol: str, start: TimeLike, end: TimeLike) -> pd.DataFrame:
         data = self._series(symbol)
         rows = self._known_between(symbol, start, end)
-        if len(rows) == 0:
+        n = rows.stop - rows.start
+        if n == 0:
             return empty_frame(TICK_COLUMNS)
-        price = data["close"][rows]
-        bid, ask = _quote_sides(price, np.full(len(rows), 2.0))
         return _frame(
-            data["ns"][rows] + self._step,
+            data["known"][rows],
             {
-                "price": price,
-                "bid_price": bid,
-                "ask_price": ask,
-                "bid_size": np.full(len(rows), 100.0),
-                "ask_size": np.full(len(rows), 100.0),
+                "price": data["close"][rows],
+                "bid_price": data["bid"][rows],
+                "ask_price": data["ask"][rows],
+                "bid_size": np.full(n, 100.0),
+                "ask_size": np.full(n, 100.0),
             },
         )
 
     def quotes(self, symbol: str, start: TimeLike, end: TimeLike) -> pd.DataFrame:
-        ticks = self.ticks(symbol, start, end)
-        return ticks[QUOTE_COLUMNS]
+        data = self._series(symbol)
+        rows = self._known_between(symbol, start, end)
+        n = rows.stop - rows.start
+        if n == 0:
+            return empty_frame(QUOTE_COLUMNS)
+        return _frame(
+            data["known"][rows],
+            {
+                "bid_price": data["bid"][rows],
+                "bid_size": np.full(n, 100.0),
+                "ask_price": data["ask"][rows],
+                "ask_size": np.full(n, 100.0),
+            },
+        )
 
     def trades(self, symbol: str, start: TimeLike, end: TimeLike) -> pd.DataFrame:
         data = self._series(symbol)
         rows = self._known_between(symbol, start, end)
-        if len(rows) == 0:
+        if rows.stop == rows.start:
             return empty_frame(TRADE_COLUMNS)
         return _frame(
-            data["ns"][rows] + self._step,
+            data["known"][rows],
             {
                 "price": data["close"][rows],
                 "size": np.maximum(data["volume"][rows], 1.0),
-                "id": rows.astype(np.float64),
+                "id": np.arange(rows.start, rows.stop, dtype=np.float64),
             },
         )
 
     def _latest(self, symbol: str, t: TimeLike) -> int | None:
-        known = self._series(symbol)["ns"] + self._step
+        known = self._series(symbol)["known"]
         i = int(np.searchsorted(known, to_ns(t), side="right")) - 1
         return None if i < 0 else i
 
     def quote_at(self, symbol: str, t: TimeLike) -> dict | None:
         """The quote around the last close known at ``t``; None before the first bar ends."""
-        return self._at(symbol, t, self.quotes, _quote)
-
-    def trade_at(self, symbol: str, t: TimeLike) -> dict | None:
-        """The last close known at ``t`` as a trade; None before the first bar ends."""
-        return self._at(symbol, t, self.trades, _trade)
-
-    def _at(self, symbol: str, t: TimeLike, rows: Callable, record: Callable) -> dict | None:
         i = self._latest(symbol, t)
         if i is None:
             return None
-        known = int(self._series(symbol)["ns"][i]) + self._step
-        frame = rows(symbol, known, known + 1)
-        venue, tape = VENUES[self.asset(symbol)["exchange"]]
-        return record(frame.index[0], frame.iloc[0], venue, tape)
+        data = self._data[symbol]
+        venue, tape = self._venues[symbol]
+        row = {"bid_price": data["bid"][i], "ask_price": data["ask"][i]}
+        row["bid_size"] = row["ask_size"] = 100.0
+        return _quote(pd.Timestamp(int(data["known"][i]), tz="UTC"), row, venue, tape)
+
+    def trade_at(self, symbol: str, t: TimeLike) -> dict | None:
+        """The last close known at ``t`` as a trade; None before the first bar ends."""
+        i = self._latest(symbol, t)
+        if i is None:
+            return None
+        data = self._data[symbol]
+        venue, tape = self._venues[symbol]
+        row = {"price": data["close"][i], "size": max(data["volume"][i], 1.0), "id": i}
+        return _trade(pd.Timestamp(int(data["known"][i]), tz="UTC"), row, venue, tape)
 
     def bars(
         self,
@@ -964,7 +997,7 @@ class ReplayMarket:
         data = self._series(symbol)
         start_ns = to_ns(start)
         lo = np.searchsorted(data["ns"], tf.floor_one(start), side="left")
-        hi = np.searchsorted(data["ns"] + self._step, to_ns(end), side="right")
+        hi = np.searchsorted(data["known"], to_ns(end), side="right")
         rows = np.arange(lo, max(lo, hi))
         if tf.calendar_based and not self.resolution.calendar_based:
             rows = rows[self.hours.regular_mask(data["ns"][rows])]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -37,8 +38,10 @@ CLOSED_STATUSES = frozenset(
 _ASSET_NAMESPACE = uuid.UUID("6f1f5c1e-9d59-4b43-9b43-2a5f0e1d8c11")
 
 
+@functools.lru_cache(maxsize=16_384)
 def asset_id(symbol: str) -> str:
-    """A stable asset id per symbol, the same on every machine and after a restart."""
+    """A stable asset id per symbol, the same on every machine and after a restart
+    (remembered: every order and position shown carries it)."""
     return str(uuid.uuid5(_ASSET_NAMESPACE, symbol))
 
 
@@ -111,15 +114,15 @@ class Order:
 
     # --- persistence -------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
-        """Every field, JSON-serialisable, for the store."""
+        """Every field, JSON-serialisable, for the store (written at every change)."""
         state: dict[str, Any] = {}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
+        for name in _ORDER_FIELDS:
+            value = getattr(self, name)
             if isinstance(value, Decimal):
                 value = {"d": str(value)}
             elif isinstance(value, dt.datetime):
-                value = {"t": value.isoformat()}
-            state[field.name] = value
+                value = {"t": _isoformat(value)}
+            state[name] = value
         return state
 
     @classmethod
@@ -132,6 +135,15 @@ class Order:
                 value = pd.Timestamp(value["t"])
             values[name] = value
         return cls(**values)
+
+
+_ORDER_FIELDS = tuple(field.name for field in dataclasses.fields(Order))
+
+
+@functools.lru_cache(maxsize=4096)
+def _isoformat(value: dt.datetime) -> str:
+    """Remembered: an order's times repeat across its fields and its changes."""
+    return value.isoformat()
 
 
 @dataclasses.dataclass

@@ -23,19 +23,21 @@ from ..rules import rfc3339
 from .market import Market
 from .matching import Path, ns
 from .orders import to_decimal
-from .wire import bad_request
+from .wire import AlpacaError, bad_request
 
 BLOCK_NS = 30 * 60_000_000_000
 TICK_PREFETCH = pd.Timedelta(days=1)
+#: How far into a market's data its first trade is looked for.
+FIRST_TRADE_LOOKBACK = pd.Timedelta(days=5)
 _CACHE_LIMIT = 4096
 
 
 class _Block:
-    """The quotes and trades of one symbol in one 30-minute block."""
+    """The quotes and trades of one symbol in one block of time."""
 
-    def __init__(self, market: Market, symbol: str, start_ns: int) -> None:
+    def __init__(self, market: Market, symbol: str, start_ns: int, length_ns: int) -> None:
         start = pd.Timestamp(start_ns, tz="UTC")
-        end = pd.Timestamp(start_ns + BLOCK_NS, tz="UTC")
+        end = pd.Timestamp(start_ns + length_ns, tz="UTC")
         quotes = market.quotes(symbol, start, end)
         trades = market.trades(symbol, start, end)
         self.quote_times = quotes.index.as_unit("ns").asi8 if len(quotes) else np.empty(0, "i8")
@@ -52,6 +54,9 @@ class Prices:
 
     def __init__(self, market: Market) -> None:
         self.market = market
+        # A simulated market computes its path, so a block costs what it spans: 30 minutes.
+        # A replayed one slices arrays it holds, so a block costs per call: a whole day.
+        self.block_ns = getattr(market, "price_block_ns", BLOCK_NS)
         self._blocks: dict[tuple[str, int], _Block] = {}
         self._ticks: dict[str, tuple[int, int, Path]] = {}
         self._previous_close: dict[tuple[str, pd.Timestamp], Decimal] = {}
@@ -60,13 +65,13 @@ class Prices:
     def quote(self, symbol: str, t: pd.Timestamp) -> tuple[float, float, float]:
         """(bid, ask, last trade) at ``t``."""
         t_ns = ns(t)
-        start_ns = t_ns - t_ns % BLOCK_NS
+        start_ns = t_ns - t_ns % self.block_ns
         key = (symbol, start_ns)
         block = self._blocks.get(key)
         if block is None:
             if len(self._blocks) >= _CACHE_LIMIT:
                 self._blocks.clear()
-            block = self._blocks[key] = _Block(self.market, symbol, start_ns)
+            block = self._blocks[key] = _Block(self.market, symbol, start_ns, self.block_ns)
         i = int(np.searchsorted(block.quote_times, t_ns, side="right")) - 1
         if i >= 0:
             bid, ask = float(block.bid[i]), float(block.ask[i])
@@ -107,14 +112,31 @@ class Prices:
         return to_decimal(self.quote(symbol, t)[2])
 
     def close_price(self, symbol: str, close: pd.Timestamp) -> Decimal:
-        """The last trade of the session that closed at ``close`` (``lastday_price``)."""
+        """The last trade of the session that closed at ``close`` (``lastday_price``).
+
+        A market whose prices start after that close (a replay of bars that begin on a
+        later day) has none: its first trade stands in, the earliest price known.
+        """
         key = (symbol, close)
         price = self._previous_close.get(key)
         if price is None:
             if len(self._previous_close) >= _CACHE_LIMIT:
                 self._previous_close.clear()
-            price = self._previous_close[key] = self.last(symbol, close - pd.Timedelta(1, "us"))
+            try:
+                price = self.last(symbol, close - pd.Timedelta(1, "us"))
+            except AlpacaError:
+                price = self._first_trade(symbol, close)
+            self._previous_close[key] = price
         return price
+
+    def _first_trade(self, symbol: str, close: pd.Timestamp) -> Decimal:
+        span = self.market.data_range(symbol)
+        if span is not None:
+            end = min(span[1], span[0] + FIRST_TRADE_LOOKBACK)
+            first = self.market.trades(symbol, span[0], end)
+            if len(first):
+                return to_decimal(float(first["price"].iloc[0]))
+        raise bad_request(f"no market data for {symbol} at {rfc3339(close)}")
 
     # ------------------------------------------------------------------ a window
     def ticks(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> Path:

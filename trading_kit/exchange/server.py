@@ -221,7 +221,7 @@ class RunningExchange:
         self.url = url_of(self._sock)
         self.host, self.port = self._sock.getsockname()[:2]
         self._lock = lock
-        self.app = create_app(exchange)
+        self.app = create_app(exchange)  # also answers in-process requests (connect(exchange=))
         self._server = uvicorn.Server(uvicorn_config(self.app, idle_timeout))
         self._thread = threading.Thread(
             target=self._server.run,

@@ -30,7 +30,7 @@ import logging
 import re
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +105,8 @@ COMPARED_FIELDS = (
 )
 ORDER_STATUSES = ("open", "closed", "all")
 MAX_LIST = 500
+#: Orders read before closing a position, to tell its order from older ones afterwards.
+RECENT_ORDERS = 4
 #: Portfolio history: a period is a count and a unit (days, weeks, months, years); each
 #: timeframe gives the bars to price it with and the length of its window.
 PORTFOLIO_PERIOD = re.compile(r"[1-9][0-9]*[DWMA]")
@@ -171,6 +173,9 @@ class Orders:
         host = urlsplit(settings.trading_url).hostname or "broker"
         venue = "local" if host in LOOPBACK_HOSTS else host
         self.journal = Journal(journal_path or settings.journal_path, venue)
+        #: Where the latest quote comes from (the checks price orders with it, the journal
+        #: keeps it): the data API, unless set (``replay()`` sets its market's).
+        self.quote_source: Callable[[str], SubmissionQuote | None] | None = None
         self._live: LiveAccount | None = None
         self._assets: dict[str, tuple[dt.date, Any]] = {}  # symbol -> (day, asset) when live
 
@@ -349,7 +354,14 @@ class Orders:
         time_in_force: str | None = None,
         client_order_id: str | None = None,
     ) -> Order:
-        """Replace an open order's qty, prices, trail or time in force; returns the new order."""
+        """Replace an open order's qty, prices, trail or time in force; returns the new order.
+
+        A replace is a new order in all but name, so the order as it would be after the
+        replace passes the same ``OrderSpec`` rules, pre-trade checks and risk rules as
+        :meth:`submit` before anything is sent, with the old order's hold on buying
+        power and shares released (the broker releases it too). An order that is
+        already final is left to the broker, which says why it cannot be replaced.
+        """
         body: dict[str, Any] = {}
         for name, value in (
             ("qty", qty),
@@ -384,6 +396,9 @@ class Orders:
             )
         body["client_order_id"] = new_id
         path = f"/v2/orders/{_segment(order_id)}"
+        current = self._call("GET", path, params={"nested": "true"})
+        if current.get("status") not in frames.TERMINAL_STATUSES:
+            self._check_replace(current, body)
         try:
             record = self._call("PATCH", path, json=body)
         except OrderExecutionError as failure:
@@ -396,6 +411,15 @@ class Orders:
         self.journal.observe([old], event="replaced")
         self.journal.submitted(record, self.journal.quote_of(order_id), event="replacement")
         return Order.from_json(record)
+
+    def _check_replace(self, current: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+        """The checks and risk rules of a new order, for ``current`` as ``body`` changes it."""
+        before, after = _spec_of(current), _spec_of(current, body)
+        context, state, _ = self._context(after)
+        context, state = _released(context, state, before, current.get("status"))
+        run_checks(after, context, self.checks)
+        if self.risk.any:
+            check_risk(after, self.risk, state)
 
     def cancel_order(self, order_id: str) -> Order:
         """Cancel one open order; returns it as the broker now reports it.
@@ -581,6 +605,8 @@ class Orders:
 
         Requests the journal recorded but never saw answered (the kernel stopped in
         between) are looked up by client order id first: found, they join the journal.
+        The orders since the oldest open one are read a page (500) at a time, each page
+        starting at the newest submission time of the one before.
         """
         try:
             self._settle_pending()
@@ -591,22 +617,32 @@ class Orders:
         if since is None:
             return
         after = since - pd.Timedelta(seconds=1)
-        try:
-            records = self._call(
-                "GET",
-                "/v2/orders",
-                params={
-                    "status": "all",
-                    "limit": MAX_LIST,
-                    "nested": "true",
-                    "direction": "asc",
-                    "after": rfc3339(after),
-                },
-            )
-        except TradingKitError as failure:
-            log.warning("trading_kit: journal not refreshed (%s); showing it as recorded.", failure)
-            return
-        self._observe(records)
+        seen: set[str] = set()
+        while True:
+            try:
+                records = self._call(
+                    "GET",
+                    "/v2/orders",
+                    params={
+                        "status": "all",
+                        "limit": MAX_LIST,
+                        "nested": "true",
+                        "direction": "asc",
+                        "after": rfc3339(after),
+                    },
+                )
+            except TradingKitError as failure:
+                log.warning(
+                    "trading_kit: journal not refreshed (%s); showing it as recorded.", failure
+                )
+                return
+            self._observe(records)
+            fresh = [r for r in records if r.get("id") not in seen]
+            seen.update(r.get("id") for r in records)
+            newest = frames.timestamp(records[-1].get("submitted_at")) if records else None
+            if len(records) < MAX_LIST or not fresh or newest is None:
+                return
+            after = newest - pd.Timedelta(1, "us")  # orders at that instant are read again
 
     def _settle_pending(self) -> None:
         for intent in self.journal.pending():
@@ -741,26 +777,41 @@ class Orders:
         except JournalError as failure:
             log.warning("trading_kit: %s", failure)
 
-    def _order_ids(self, symbol: str) -> set[str]:
-        """Ids of the latest orders in ``symbol`` (to spot a new one after a lost answer)."""
-        return {record["id"] for record in self._recent_orders(symbol)}
+    def _order_ids(self, symbol: str) -> tuple[set[str], str | None]:
+        """The newest orders in ``symbol``: every one submitted at the newest time, and a
+        time just before it (to spot a new order after a lost answer: one submitted
+        since that is not among them). A few orders are read, not the account's history;
+        more only when more than ``RECENT_ORDERS`` share the newest time."""
+        recent = self._recent_orders(symbol, limit=RECENT_ORDERS)
+        stamps = [frames.timestamp(r.get("submitted_at")) for r in recent]
+        if not recent or None in stamps:
+            return {r["id"] for r in self._recent_orders(symbol)}, None
+        since = rfc3339(stamps[0] - pd.Timedelta(1, "us"))
+        if len(recent) == RECENT_ORDERS and stamps[-1] == stamps[0]:
+            recent = self._recent_orders(symbol, after=since)
+        return {r["id"] for r in recent}, since
 
-    def _new_order(self, symbol: str, seen: set[str]) -> dict[str, Any] | None:
-        """The newest order in ``symbol`` that is not in ``seen``."""
+    def _new_order(self, symbol: str, seen: tuple[set[str], str | None]) -> dict[str, Any] | None:
+        """The newest order in ``symbol`` submitted since ``seen`` that it does not hold."""
+        ids, since = seen
         try:
-            records = self._recent_orders(symbol)
+            records = self._recent_orders(symbol, after=since)
         except OrderExecutionError:
             return None
-        return next((r for r in records if r["id"] not in seen), None)
+        return next((r for r in records if r["id"] not in ids), None)
 
-    def _recent_orders(self, symbol: str) -> list[dict[str, Any]]:
+    def _recent_orders(
+        self, symbol: str, *, limit: int = MAX_LIST, after: str | None = None
+    ) -> list[dict[str, Any]]:
         params = {
             "status": "all",
             "symbols": symbol,
-            "limit": MAX_LIST,
+            "limit": limit,
             "direction": "desc",
             "nested": "false",
         }
+        if after is not None:
+            params["after"] = after
         return self._call("GET", "/v2/orders", params=params)
 
     def _find_by_client_id(self, client_id: str) -> dict[str, Any] | None:
@@ -781,20 +832,30 @@ class Orders:
             ) from None
 
     def _quote(self, symbol: str, *, cached: bool = False) -> SubmissionQuote | None:
-        """The latest quote (from the 1 s cache if ``cached``), or ``None`` if the data API
-        cannot give one."""
+        """The latest quote, or ``None`` if none can be had.
+
+        From ``quote_source`` first when it has one (a replay's market, the quote stream
+        ``kit.stream`` keeps): the same quote, no request. Else the data API (its 1 s
+        cache if ``cached``), read from the answer itself rather than a one-row frame: a
+        frame costs more than the request when the exchange runs in this process.
+        """
+        if self.quote_source is not None:
+            quote = self.quote_source(symbol)
+            if quote is not None:
+                return quote
         try:
-            frame = self._data.get_latest_quote(symbol, use_cache=cached)
+            payload, _ = self._data._latest("quotes/latest", [symbol], None, use_cache=cached)
         except TradingKitError as failure:
             log.info("trading_kit: no quote for %s (%s)", symbol, failure)
             return None
-        if frame.empty:
+        record = (payload.get("quotes") or {}).get(symbol)
+        try:
+            return SubmissionQuote(
+                float(record["bp"]), float(record["ap"]), frames.timestamp(record.get("t"))
+            )
+        except (KeyError, TypeError, ValueError):
+            log.info("trading_kit: no usable quote for %s in %r", symbol, record)
             return None
-        return SubmissionQuote(
-            float(frame["bid_price"].iloc[0]),
-            float(frame["ask_price"].iloc[0]),
-            frame["timestamp"].iloc[0],
-        )
 
     def _live_context(
         self, spec: OrderSpec, live: LiveAccount
@@ -807,7 +868,7 @@ class Orders:
         """
         checks = self.checks
         numbers = live.numbers(spec.symbol)
-        quote = live.quote(spec.symbol) or self._quote(spec.symbol, cached=True)
+        quote = self._quote(spec.symbol, cached=True)
         values: dict[str, Any] = {
             "buying_power": numbers["buying_power"],
             "shorting_enabled": numbers["shorting_enabled"],
@@ -1141,6 +1202,52 @@ def _differences(body: Mapping[str, Any], record: Mapping[str, Any]) -> list[str
         if not same:
             differences.append(f"{name} ({asked} here, {has} at the broker)")
     return differences
+
+
+def _spec_of(record: Mapping[str, Any], changes: Mapping[str, Any] | None = None) -> OrderSpec:
+    """The broker's order as an ``OrderSpec`` (what is left of it), with a replace's changes.
+
+    Judged as a simple order: a replace changes this one order, not its bracket; the
+    broker keeps the quantity not yet filled unless ``qty`` is given, as Alpaca does.
+    """
+    changes = changes or {}
+    trail = "trail_percent" if record.get("trail_percent") not in (None, "") else "trail_price"
+    qty = record.get("qty")
+    if qty not in (None, ""):
+        qty = Decimal(str(qty)) - Decimal(str(record.get("filled_qty") or 0))
+    fields = {
+        "symbol": record.get("symbol"),
+        "side": record.get("side"),
+        "type": record.get("type"),
+        "time_in_force": changes.get("time_in_force", record.get("time_in_force")),
+        "extended_hours": bool(record.get("extended_hours")),
+        "qty": changes.get("qty", qty),
+        "notional": None if qty not in (None, "") else record.get("notional"),
+        "limit_price": changes.get("limit_price", record.get("limit_price")),
+        # A trailing stop's stop_price is where the trail stands now, not a field to send.
+        "stop_price": None
+        if record.get("type") == "trailing_stop"
+        else changes.get("stop_price", record.get("stop_price")),
+        trail: changes.get("trail", record.get(trail)),
+        "client_order_id": changes.get("client_order_id", record.get("client_order_id")),
+    }
+    return OrderSpec.from_dict({k: v for k, v in fields.items() if v not in (None, "")})
+
+
+def _released(
+    context: MarketContext, state: RiskState, old: OrderSpec, status: str | None
+) -> tuple[MarketContext, RiskState]:
+    """``context`` and ``state`` without the old order: its hold is released by the replace."""
+    changes: dict[str, Any] = {}
+    if status != "held":  # a bracket's waiting exits hold nothing yet
+        if old.side == "buy" and context.buying_power is not None:
+            cost = estimated_cost(old, context)
+            changes["buying_power"] = context.buying_power + (cost or Decimal(0))
+        if old.side == "sell" and old.qty is not None:
+            changes["qty_available"] = context.qty_available + old.qty
+    context = dataclasses.replace(context, **changes)
+    open_orders = max(state.open_orders - 1, 0)  # the old order leaves as the new one comes
+    return context, dataclasses.replace(state, market=context, open_orders=open_orders)
 
 
 def _entry(qty: Any, side: str, limit_price: Any, stop_price: Any) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import TradingKitError
 from . import frames
-from .journal import Journal, SubmissionQuote
+from .journal import Journal
 
 log = logging.getLogger("trading_kit")
 
@@ -52,7 +52,6 @@ class LiveAccount:
         self._read = read
         self.journal = journal
         self.trusted = False
-        self.quote_source: Callable[[str], SubmissionQuote | None] | None = None
         self._lock = threading.Lock()
         self._account: dict[str, Any] = {}
         self._positions: dict[str, dict[str, Any]] = {}
@@ -155,9 +154,6 @@ class LiveAccount:
                 - selling,
                 "open_orders": len(self._open),
             }
-
-    def quote(self, symbol: str) -> SubmissionQuote | None:
-        return self.quote_source(symbol) if self.quote_source is not None else None
 
     # -- reads -----------------------------------------------------------------------------
     def _seed(self) -> None:

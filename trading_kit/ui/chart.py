@@ -1,60 +1,62 @@
-"""``PriceChart``: candles and volume, with open orders you can drag to a new price.
+"""``PriceChart``: candles and volume that follow the account, with open orders you drag.
 
-The figure is built once as a plain ``go.Figure`` (candles, volume, order levels, fills,
-the position's entry) and only then wrapped in a ``FigureWidget``: a FigureWidget
-changed after construction and then placed in a box renders without those changes.
-Without anywidget (or with ``interactive=False``) the plain figure is the output.
+The chart keeps the bars, the view (which stretch, at which timeframe: :mod:`.view`)
+and what the account says (orders, fills, the position, the last price), and builds
+one plotly figure from them (:mod:`.figure`). In a notebook it is shown by a
+:class:`~.widget.ChartWidget`, which draws that figure with plotly.js; the same figure
+is the static output (``interactive=False``, ``to_figure()``, exported HTML).
 
-On the widget:
+What the browser sends and what the chart does with it:
 
-* clicking a candle (its close), an order level or a fill sets the linked ticket's
-  limit or stop price (``OrderTicket.set_price``);
-* each movable order price is an editable line shape. plotly delivers a drag to
-  Python as a relayout of ``shapes[i].y0/y1``; ``layout.on_change(..., "shapes")``
-  hands it to :meth:`PriceChart.move_level`, which snaps the price to the tick,
-  validates the moved order with ``OrderSpec`` (:mod:`.moves`), and replaces the
-  order. A refused move puts the line back where the order is and says why.
+* ``move`` (one per drag, on release): the order behind the line is replaced at the
+  release price snapped to the tick, after ``OrderSpec`` validation (:mod:`.moves`)
+  and, in ``Orders.replace_order``, the pre-trade checks and risk rules of a new
+  order. A move that would make the order trade at once asks for confirmation in the
+  message line first. While the replace is in flight the line is drawn pending and
+  further moves of it are ignored; a refused move puts the line back and says why.
+* ``view`` (zoom, pan, resize): the candles for the new range, re-aggregated from the
+  bars already fetched.
+* ``pick`` (a click on a candle, a line or a fill): its price goes to the linked
+  ticket, or to the most recent ticket of this symbol.
 
-Long ranges are folded into at most ``max_candles`` candles (:mod:`.candles`), and
-the title says so, so 100,000 bars draw as quickly as 1,000.
+With ``live=True`` (the default) the chart subscribes to its account's shared
+:class:`~.feed.AccountFeed`: orders placed, replaced, cancelled or filled anywhere
+appear within a second or two, new bars arrive at the right edge, and the last
+price is drawn as a line with a tag on the price axis. ``close()`` unsubscribes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-from collections.abc import Iterator
+import threading
+import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from ..errors import TradingKitError
+from ..data.timeframes import parse_timeframe
+from ..errors import MarketDataError, OrderValidationError, TradingKitError
 from ..orders.frames import OPEN_STATUSES, ORDER_COLUMNS
-from ..rules import NEW_YORK
-from . import style
-from .candles import Candles, aggregate, single_symbol
-from .moves import check_move
+from ..rules import TICKER_HINT, ticker, to_utc
+from . import static, style
+from .candles import DURATION, BarSeries, single_symbol
+from .feed import AccountFeed, AccountUpdate
+from .figure import CONFIG, Mark, figure, from_axis, handles
+from .moves import check_move, marketable
 from .overlays import Fill, Level, entry_level, fills, order_levels, price_text
-
-#: Candles drawn at most: about one per pixel column of a wide notebook cell.
-MAX_CANDLES = 1_000
-#: Orders read per refresh (newest first): open ones and recent fills.
-ORDER_HISTORY = 500
-_CANDLE, _LEVELS, _BUYS, _SELLS, _VOLUME = range(5)
+from .view import View, default_range, right_margin, view_of, visible_candles
 
 
 class PriceChart:
     """Candles with a volume panel, open orders as draggable lines, fills as markers.
 
     ``data`` is a ``MarketData`` (or pass ``bars=``, a frame from ``get_bars``);
-    ``orders`` an ``Orders`` for the overlays and drag-to-modify; ``ticket`` an
-    ``OrderTicket`` whose price a click sets (and whose submissions refresh the
-    chart). Times are shown in New York time. ``chart.figure`` is the live figure
-    (a ``FigureWidget`` when interactive), ``chart.message`` the last thing it said.
+    ``orders`` an ``Orders`` for the overlays and drag-to-replace; ``ticket`` an
+    ``OrderTicket`` whose price a click sets (and whose submissions show at once).
+    ``chart.figure`` is the figure as it stands (a ``go.Figure``), ``chart.message``
+    the last thing the chart said, ``chart.widget`` the browser view.
     """
 
     def __init__(
@@ -69,104 +71,236 @@ class PriceChart:
         limit: int | None = None,
         ticket: Any = None,
         bars: pd.DataFrame | None = None,
-        max_candles: int = MAX_CANDLES,
         interactive: bool | None = None,
+        live: bool = True,
         height: int = 560,
     ) -> None:
-        self.symbol = symbol.strip().upper()
-        self.timeframe = timeframe
+        name = ticker(symbol)
+        if name is None:
+            raise MarketDataError(f"symbol={symbol!r} is not a ticker: {TICKER_HINT}.")
+        self.symbol = name
+        self.timeframe = parse_timeframe(timeframe)
+        self.data = data if data is not None else getattr(orders, "_data", None)
+        if bars is None and self.data is None:
+            raise MarketDataError(
+                "PriceChart needs data= (a MarketData, e.g. kit.data) or bars= (a frame from "
+                "get_bars) to draw anything."
+            )
         self.orders = orders
         self.ticket = ticket
         self.height = height
         self.message = ""
+        self._tone = "info"
+        self._said_at: float | None = None
+        self._lock = threading.RLock()  # the feed's thread and the kernel's both update it
         if bars is None:
             if start is None and end is None:
-                end = _market_now(data, self.symbol)
-            bars = data.get_bars(self.symbol, timeframe, start, end, limit=limit, progress=False)
-        bars = single_symbol(bars, self.symbol)
-        self.candles: Candles = aggregate(bars, max_candles)
-        self._x = _local_times(self.candles.frame.index)
-        self._rangebreaks = _rangebreaks(bars.index)
+                end = _market_now(self.data, self.symbol)
+            bars = self.data.get_bars(
+                self.symbol, timeframe, start, end, limit=limit, progress=False
+            )
+        self.series = BarSeries(single_symbol(bars, self.symbol), self.timeframe)
+        self._candles = visible_candles(None)
+        self._revision = 0
+        self._view: View | None = None
+        self._reset_view()
         self._orders = pd.DataFrame(columns=list(ORDER_COLUMNS))
-        self._positions = pd.DataFrame()
         self._levels: list[Level] = []
         self._fills: list[Fill] = []
-        self._syncing = False
-        if orders is not None:
-            self._load()
-        self.figure: go.Figure = self._build()
-        self._box: Any = None
-        self._note: Any = None
+        self._last: float | None = None
+        self._marks: dict[str, Mark] = {}
+        self._proposal: tuple[Level, Decimal] | None = None
+        self._shown: tuple[Any, Any] | None = None
+        self._feed: AccountFeed | None = None
+        self._subscription: Any = None
+        self.widget: Any = None
+        # An exported notebook (static HTML) has no one to follow the account for.
+        follow = live and interactive is not False and self.data is not None
+        follow = follow and not static.enabled()
+        if self.data is not None:
+            self._feed = (
+                AccountFeed.of(self.data, orders) if follow else AccountFeed(self.data, orders)
+            )
+            self._apply(self._feed.fetch([self.symbol]))
         if interactive is not False:
-            self._make_widget(required=interactive is True)
+            self._make_widget()
+        self._views = 0  # views on screen (the browser says when one comes and goes)
+        if follow and self._feed is not None:
+            self._follow()
         if ticket is not None and hasattr(ticket, "on_submitted"):
             ticket.on_submitted(lambda _order: self.refresh())
 
     def __repr__(self) -> str:
+        view = self._view
+        shown = len(view.candles.frame) if view is not None else 0
+        candles = view.candles.timeframe if view is not None else self.timeframe
         return (
-            f"PriceChart({self.symbol!r}, {self.timeframe!r}, candles={len(self.candles.frame)}, "
-            f"bars={self.candles.bars}, interactive={self.interactive})"
+            f"PriceChart({self.symbol!r}, {self.timeframe!r}, bars={len(self.series)}, "
+            f"drawn={shown} {candles} candles, live={self.live})"
         )
 
     # -- public -----------------------------------------------------------------------
     @property
     def interactive(self) -> bool:
-        return isinstance(self.figure, go.FigureWidget)
+        return self.widget is not None
+
+    @property
+    def live(self) -> bool:
+        return self._subscription is not None and not self._subscription.closed
 
     @property
     def levels(self) -> list[Level]:
-        """The lines drawn, in the order of ``figure.layout.shapes``."""
+        """The order and entry lines, as drawn (in or beyond the price axis)."""
         return list(self._levels)
 
     @property
-    def widget(self) -> Any:
-        """The figure and its message line in a box (``None`` when not interactive)."""
-        return self._box
+    def view(self) -> View | None:
+        """The visible range and the candles drawn for it."""
+        return self._view
+
+    @property
+    def candles(self) -> pd.DataFrame:
+        """The candles drawn (OHLCV, indexed by each candle's first bar time, UTC)."""
+        return self._view.candles.frame if self._view is not None else self.series.frame
+
+    @property
+    def figure(self) -> go.Figure:
+        """The figure as it stands (a fresh ``go.Figure`` each time)."""
+        return self.to_figure()
+
+    def figure_dict(self) -> dict[str, Any]:
+        """The figure as the plain dict plotly.js draws (what the widget holds)."""
+        with self._lock:
+            return figure(
+                symbol=self.symbol,
+                base=self.timeframe,
+                view=self._view,
+                levels=self._levels,
+                marks=self._marks,
+                fills=self._fills,
+                last=self._last,
+                height=self.height,
+                revision=self._revision,
+            )
 
     def to_figure(self) -> go.Figure:
-        """A plain ``go.Figure`` copy (static output, HTML export, ``write_image``)."""
-        return go.Figure(self.figure)
+        """A plain ``go.Figure`` (static output, HTML export, ``write_image``)."""
+        return go.Figure(self.figure_dict())
 
     def refresh(self) -> None:
-        """Re-read orders and the position and redraw the overlays (candles stay)."""
-        if self.orders is None:
+        """Read the account, orders and prices now and redraw (the feed does it on its own)."""
+        if self._feed is None:
             return
-        self._load()
-        with self._sync(), _batch(self.figure):
-            self.figure.layout.shapes = [_shape(level) for level in self._levels]
-            _set_levels_trace(self.figure.data[_LEVELS], self._levels, self._x)
-            _set_fills_trace(self.figure.data[_BUYS], self._fills_of("buy"))
-            _set_fills_trace(self.figure.data[_SELLS], self._fills_of("sell"))
+        if self.live:
+            self._feed.refresh()  # everyone on this account sees it, this chart included
+        else:
+            self._apply(self._feed.fetch([self.symbol], {self._series_key: self._since}))
+
+    def set_view(self, start: Any, end: Any, width: float | None = None) -> None:
+        """Show [start, end] (what zoom and pan do), at the timeframe that fits.
+
+        Naive times are UTC (as everywhere in trading_kit); the browser's are converted
+        from New York time before they get here.
+        """
+        try:
+            start, end = to_utc(start), to_utc(end)
+        except (TypeError, ValueError):
+            raise MarketDataError(
+                f"set_view needs two dates or times, got start={start!r}, end={end!r}; "
+                "pass e.g. '2024-03-05 14:30' (UTC) or tz-aware timestamps."
+            ) from None
+        if end <= start:
+            raise MarketDataError(
+                f"set_view: start {start.isoformat()} is not before end {end.isoformat()}."
+            )
+        with self._lock:
+            if width:
+                self._candles = visible_candles(width)
+            if not len(self.series):
+                return
+            self._view = view_of(self.series, start, end, self._candles)
+        self._push()
+
+    def show_all(self) -> None:
+        """Zoom out to every bar (what a double-click does)."""
+        with self._lock:
+            first, last = self.series.first, self.series.last
+            if first is None or last is None:
+                return
+            timeframe = self.series.fitting(first, last, self._candles)
+            self._revision += 1
+            self._view = view_of(
+                self.series,
+                first - DURATION[timeframe],
+                last + right_margin(timeframe, self._candles),
+                self._candles,
+            )
+        self._push()
 
     def move_order(self, order_id: str, price: float, field: str | None = None) -> bool:
         """Move an open order's limit (or stop) to ``price``, as a drag of its line does."""
-        for i, level in enumerate(self._levels):
+        for level in self._levels:
             if level.order_id == order_id and (field is None or level.field == field):
-                return self.move_level(i, price)
+                return self.move_line(level.key, price)
         raise KeyError(f"order {order_id} has no {field or 'price'} line on this chart.")
 
-    def move_level(self, index: int, price: float) -> bool:
-        """Replace the order behind line ``index`` at ``price``; put the line back if refused."""
-        level = self._levels[index]
-        if not level.editable or self.orders is None or level.order_id is None:
-            self._put_back(index)
-            self._say(f"{level.label}: this line cannot be moved.", "warn")
-            return False
-        try:
-            new = check_move(self._orders, level.order_id, level.field or "", price)
-            if float(new) == level.price:
-                self._put_back(index)
+    def move_line(self, key: str, price: float) -> bool:
+        """Replace the order behind line ``key`` at ``price`` (one drag). Returns whether it
+        was replaced; a move that needs confirmation returns ``False`` and waits."""
+        with self._lock:
+            level = next((lv for lv in self._levels if lv.key == key), None)
+            if level is None:
+                self._say(
+                    "That line is no longer on the chart (its order changed); nothing sent.", "warn"
+                )
                 return False
-            order = self.orders.replace_order(level.order_id, **{level.field or "": new})
-        except TradingKitError as failure:
-            self._put_back(index)
-            self._say(f"Not moved ({level.label}): {failure}", "error")
-            return False
-        self.refresh()
-        self._say(
-            f"Replaced {level.label} → {price_text(float(new))} (new order {order.id}).", "ok"
-        )
-        return True
+            if key in self._marks:
+                state = self._marks[key].state
+                what = "is being replaced" if state == "pending" else "awaits your confirmation"
+                self._say(f"{level.label} {what}; this move was ignored.", "warn")
+                return False
+            if not level.editable or self.orders is None or level.order_id is None:
+                self._say(f"{level.label}: this line cannot be moved.", "warn")
+                return False
+            if self._proposal is not None:
+                self._drop_proposal(f"Kept {self._proposal[0].label}.")
+            try:
+                new = check_move(self._orders, level.order_id, level.field or "", price)
+            except OrderValidationError as failure:
+                self._say(f"Not moved ({level.label}): {failure}", "error")
+                return False
+            if float(new) == level.price:
+                self._say(f"{level.label}: unchanged.")
+                return False
+            reason = self._marketable(level, float(new))
+            if reason is not None:
+                self._proposal = (level, new)
+                self._marks[key] = Mark("proposed", float(new))
+                self._say(
+                    f"Move {level.label} to {price_text(float(new))}? {reason}, so it would "
+                    "trade at once.",
+                    "warn",
+                    confirm=True,
+                )
+                return False
+        return self._replace(level, new)
+
+    def confirm(self) -> bool:
+        """Send the move awaiting confirmation (the message line's button)."""
+        with self._lock:
+            proposal, self._proposal = self._proposal, None
+            if proposal is None:
+                self._say("Nothing to confirm.")
+                return False
+            level, new = proposal
+            self._marks.pop(level.key, None)
+        return self._replace(level, new)
+
+    def cancel(self) -> None:
+        """Drop the move awaiting confirmation: the line goes back to its order's price."""
+        with self._lock:
+            if self._proposal is not None:
+                self._drop_proposal(f"Kept {self._proposal[0].label}; nothing sent.")
 
     def save_png(self, path: str | Path, *, width: int = 1100, scale: float = 1.0) -> Path:
         """Write the chart as a PNG through kaleido (which drives a Chrome or Chromium)."""
@@ -189,179 +323,267 @@ class PriceChart:
             ) from failure
         return target
 
+    def close(self) -> None:
+        """Stop following the account and close the browser view."""
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+        if self.widget is not None:
+            self.widget.close()
+
+    def _follow(self) -> None:
+        """Subscribe to the account's shared feed (again, when a view comes back on screen)."""
+        self._feed = AccountFeed.of(self.data, self.orders)
+        self._subscription = self._feed.subscribe(
+            self._on_update, symbols=[self.symbol], series={self._series_key: self._since}
+        )
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> Any:
-        shown = self._box if self._box is not None else self.figure
-        bundle = dict(shown._repr_mimebundle_(include=include, exclude=exclude, **kwargs) or {})
-        bundle["text/plain"] = repr(self)  # not the widget's repr: that spells out every candle
-        return bundle
+        if static.enabled():
+            return {
+                "text/html": static.figure_html(self.figure_dict(), CONFIG),
+                "text/plain": repr(self),
+            }
+        shown = self.widget if self.widget is not None else self.to_figure()
+        bundle = shown._repr_mimebundle_(include=include, exclude=exclude, **kwargs) or {}
+        if isinstance(bundle, tuple):  # anywidget answers (data, metadata)
+            bundle = bundle[0]
+        return {**bundle, "text/plain": repr(self)}
 
-    # -- data -------------------------------------------------------------------------
-    def _load(self) -> None:
-        self._orders = self.orders.get_orders(
-            "all", symbols=[self.symbol], limit=ORDER_HISTORY, direction="desc"
-        )
-        self._positions = self.orders.get_positions()
-        open_orders = self._orders[self._orders["status"].isin(OPEN_STATUSES)]
-        self._levels = order_levels(open_orders, self.symbol)
-        entry = entry_level(self._positions, self.symbol)
-        if entry is not None:
-            self._levels.append(entry)
-        self._fills = fills(self._orders, self.symbol)
+    # -- account and prices -----------------------------------------------------------
+    @property
+    def _series_key(self) -> tuple[str, str]:
+        return (self.symbol, self.timeframe)
 
-    def _fills_of(self, side: str) -> list[Fill]:
-        return [f for f in self._fills if f.side == side]
+    @property
+    def _since(self) -> pd.Timestamp | None:
+        return self.series.last
 
-    # -- figure -----------------------------------------------------------------------
-    def _build(self) -> go.Figure:
-        frame = self.candles.frame
-        fig = make_subplots(
-            rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22], vertical_spacing=0.03
-        )
-        opens, closes = frame["open"].to_numpy(), frame["close"].to_numpy()
-        fig.add_trace(
-            go.Candlestick(
-                x=self._x,
-                open=opens,
-                high=frame["high"].to_numpy(),
-                low=frame["low"].to_numpy(),
-                close=closes,
-                name=self.symbol,
-                increasing={"line": {"color": style.BUY}, "fillcolor": style.BUY},
-                decreasing={"line": {"color": style.SELL}, "fillcolor": style.SELL},
-                showlegend=False,
-            ),
-            row=1,
-            col=1,
-        )
-        levels = go.Scatter(
-            mode="markers",
-            name="orders",
-            marker={"symbol": "line-ew-open", "size": 18, "line": {"width": 2}},
-            hoverinfo="text",
-            showlegend=False,
-        )
-        _set_levels_trace(levels, self._levels, self._x)
-        fig.add_trace(levels, row=1, col=1)
-        for side, symbol in (("buy", "triangle-up"), ("sell", "triangle-down")):
-            trace = go.Scatter(
-                mode="markers",
-                name=f"{side} fills",
-                marker={"symbol": symbol, "size": 11, "color": style.side_color(side)},
-                hoverinfo="text",
-            )
-            _set_fills_trace(trace, self._fills_of(side))
-            fig.add_trace(trace, row=1, col=1)
-        up = closes >= opens
-        fig.add_trace(
-            go.Bar(
-                x=self._x,
-                y=frame["volume"].to_numpy(),
-                name="volume",
-                marker={"color": np.where(up, style.BUY, style.SELL), "opacity": 0.5},
-                showlegend=False,
-            ),
-            row=2,
-            col=1,
-        )
-        fig.update_layout(
-            title={"text": self._title(), "font": {"size": 14}},
-            height=self.height,
-            margin={"l": 50, "r": 20, "t": 50, "b": 30},
-            paper_bgcolor="rgba(0,0,0,0)",
-            plot_bgcolor="rgba(0,0,0,0)",
-            font={"color": style.TEXT},
-            legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
-            hovermode="x",
-            bargap=0,
-            shapes=[_shape(level) for level in self._levels],
-            xaxis_rangeslider_visible=False,
-        )
-        fig.update_xaxes(
-            gridcolor=style.GRID, rangebreaks=self._rangebreaks, range=_x_range(self._x)
-        )
-        fig.update_yaxes(gridcolor=style.GRID, zeroline=False)
-        fig.update_yaxes(title_text="price", row=1, col=1)
-        fig.update_yaxes(title_text="volume", row=2, col=1)
-        return fig
+    def _on_update(self, update: AccountUpdate) -> None:
+        self._apply(update)
 
-    def _title(self) -> str:
-        candles = self.candles
-        if not candles.bars:
-            return f"{self.symbol} · {self.timeframe} · no bars in this range"
-        text = f"{self.symbol} · {self.timeframe} · {candles.bars:,} bars · New York time"
-        if candles.aggregated:
-            text += (
-                f"<br><sub>aggregated to {len(candles.frame):,} candles of "
-                f"{candles.group} bars each; zoom in with a narrower start/end for detail</sub>"
-            )
-        return text
+    def _apply(self, update: AccountUpdate) -> None:
+        """Take one read of the account and prices; redraw what changed."""
+        with self._lock:
+            if update.error is not None:
+                self._say(f"Could not refresh: {update.error}", "error")
+                return
+            if update.orders is not None:
+                self._orders = update.orders
+                mine = update.orders[
+                    (update.orders["symbol"] == self.symbol)
+                    & update.orders["status"].isin(OPEN_STATUSES)
+                ]
+                self._levels = order_levels(mine, self.symbol)
+                entry = entry_level(update.positions, self.symbol)
+                if entry is not None:
+                    self._levels.append(entry)
+                self._fills = fills(update.orders, self.symbol)
+                keys = {level.key for level in self._levels}
+                self._marks = {k: m for k, m in self._marks.items() if k in keys}
+                if self._proposal is not None and self._proposal[0].key not in keys:
+                    self._proposal = None
+                    self._say(
+                        "The order awaiting confirmation changed meanwhile; nothing sent.", "warn"
+                    )
+            last = update.last_price(self.symbol)
+            if last is not None:
+                self._last = last
+            elif self._last is None and len(self.series):
+                self._last = float(self.series.frame["close"].iloc[-1])
+            new_bars = update.bars.get(self._series_key)
+            if new_bars is not None:
+                grew = self.series.append(single_symbol(new_bars, self.symbol))
+                if grew:
+                    self._follow_bars()
+                if self._subscription is not None:
+                    self._subscription.series[self._series_key] = self._since
+            said = self._said_at
+            stale = said is not None and time.monotonic() - said > style.MESSAGE_SECONDS
+            if stale and self._proposal is None:
+                self._say("")  # an old message clears; a question waits for its answer
+        self._push()
 
-    # -- widget -----------------------------------------------------------------------
-    def _make_widget(self, *, required: bool) -> None:
+    def _follow_bars(self) -> None:
+        """New bars arrived: a view that showed the latest bar scrolls along with it."""
+        view = self._view
+        if view is None:
+            self._reset_view()
+            return
+        if not view.following:
+            self._view = view_of(self.series, view.start, view.end, self._candles)
+            return
+        shift = self.series.last - self.series.frame.index[-2] if len(self.series) > 1 else None
+        if shift is None:
+            self._reset_view()
+            return
+        self._revision += 1
+        self._view = view_of(self.series, view.start + shift, view.end + shift, self._candles)
+
+    def _reset_view(self) -> None:
+        span = default_range(self.series, self._candles)
+        if span is None:
+            self._view = None
+            return
+        self._revision += 1
+        self._view = view_of(self.series, span[0], span[1], self._candles)
+
+    def _marketable(self, level: Level, price: float) -> str | None:
+        row = self._orders.loc[level.order_id] if level.order_id in self._orders.index else None
+        if row is None or self.data is None:
+            return None
         try:
-            import ipywidgets as widgets
+            quote = self.data.get_latest_quote(self.symbol, use_cache=False)
+        except TradingKitError:
+            return None
+        if quote.empty:
+            return None
+        bid, ask = float(quote["bid_price"].iloc[0]), float(quote["ask_price"].iloc[0])
+        return marketable(str(row["type"]), level.side, level.field or "", price, bid, ask)
 
-            live = go.FigureWidget(self.figure)  # wrap only the finished figure
-        except ImportError as missing:
-            if required:
-                raise RuntimeError(
-                    f"an interactive chart needs anywidget and ipywidgets ({missing}); "
-                    "pip install anywidget ipywidgets, or pass interactive=False."
-                ) from None
+    def _replace(self, level: Level, new: Decimal) -> bool:
+        """One replace, with the line drawn pending until the broker has answered."""
+        with self._lock:
+            self._marks[level.key] = Mark("pending", float(new))
+            self._say(f"Replacing {level.label} → {price_text(float(new))}…")
+        try:
+            order = self.orders.replace_order(level.order_id, **{level.field or "": new})
+        except TradingKitError as failure:
+            with self._lock:
+                self._marks.pop(level.key, None)
+                self._say(f"Not moved ({level.label}): {failure}", "error")
+            return False
+        with self._lock:
+            self._marks.pop(level.key, None)
+            self._levels = [
+                lv.moved(float(new), order.id) if lv.key == level.key else lv for lv in self._levels
+            ]
+            self._say(
+                f"Replaced {level.label} → {price_text(float(new))} (new order {order.id[:8]}).",
+                "ok",
+            )
+        follow = getattr(self._ticket_for_clicks(), "follow_replacement", None)
+        if follow is not None:
+            follow(level.order_id, order)
+        self.refresh()
+        return True
+
+    def _drop_proposal(self, text: str) -> None:
+        level, _ = self._proposal
+        self._proposal = None
+        self._marks.pop(level.key, None)
+        self._say(text)
+
+    # -- the browser ------------------------------------------------------------------
+    def _make_widget(self) -> None:
+        from .widget import ChartWidget
+
+        self.widget = ChartWidget(height=self.height)
+        self.widget.on_msg(self._on_message)
+        self._push()
+
+    def _on_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        """One message from the browser (see the module docstring)."""
+        event = content.get("event")
+        try:
+            if event == "move":
+                self.move_line(str(content.get("key")), _number(content.get("price")))
+            elif event == "view":
+                self._on_view(content)
+            elif event == "pick":
+                self._pick(_number(content.get("price")), str(content.get("what") or "price"))
+            elif event == "confirm":
+                self.confirm()
+            elif event == "cancel":
+                self.cancel()
+            elif event == "detached":
+                self._on_detached()
+        finally:
+            seq = content.get("seq")
+            if self.widget is not None and isinstance(seq, int):
+                self.widget.handled = max(self.widget.handled, seq)
+
+    def _on_detached(self) -> None:
+        """A view left the screen (its output cleared, its notebook closed). With none left,
+        the chart stops following the account until a view comes back."""
+        self._views = max(0, self._views - 1)
+        if self._views == 0 and self._subscription is not None:
+            self._subscription.close()  # paused: the chart stays usable, the feed may stop
+
+    def _on_view(self, content: dict[str, Any]) -> None:
+        """A zoom or pan (a new range), a resize or the first draw (a width), or "all"."""
+        width = content.get("width")
+        if content.get("initial"):
+            self._views += 1
+            if self._subscription is not None and self._subscription.closed:
+                self._follow()  # back on screen after a pause
+                self.refresh()
+        if content.get("all"):
+            self.show_all()
             return
-        self.figure = live
-        self._note = widgets.HTML(layout=widgets.Layout(min_height="1.5em"))
-        self._box = widgets.VBox([live, self._note])
-        live.layout.on_change(self._on_shapes, "shapes")
-        live.data[_CANDLE].on_click(self._on_candle_click)
-        for index in (_LEVELS, _BUYS, _SELLS):
-            live.data[index].on_click(self._on_price_click)
-
-    def _on_shapes(self, _layout: Any, shapes: Any) -> None:
-        """A drag arrived (or Python changed the shapes): act on the line that moved."""
-        if self._syncing:
+        if "x0" in content and "x1" in content:
+            try:
+                start, end = from_axis(content["x0"]), from_axis(content["x1"])
+            except (TypeError, ValueError):
+                return  # not a range plotly could have sent
+            if start < end:
+                self.set_view(start, end, width)
             return
-        for index, (shape, level) in enumerate(zip(shapes, self._levels, strict=False)):
-            if not _moved(shape, level.price):
-                continue
-            y0, y1 = _number(shape.y0), _number(shape.y1)
-            self.move_level(index, (y0 + y1) / 2)
-            return
+        with self._lock:
+            candles = visible_candles(width)
+            if candles == self._candles:
+                return
+            self._candles = candles
+            if content.get("initial") or self._view is None:
+                self._reset_view()  # the default view, now that the width is known
+            else:
+                self._view = view_of(self.series, self._view.start, self._view.end, candles)
+        self._push()
 
-    def _on_candle_click(self, _trace: Any, points: Any, _state: Any) -> None:
-        if points.point_inds:
-            close = float(self.candles.frame["close"].iloc[points.point_inds[0]])
-            self._pick(close, "candle close")
+    def _ticket_for_clicks(self) -> Any:
+        if self.ticket is not None:
+            return self.ticket
+        from .ticket import OrderTicket
 
-    def _on_price_click(self, _trace: Any, points: Any, _state: Any) -> None:
-        if points.point_inds and points.ys and points.ys[0] is not None:
-            self._pick(float(points.ys[0]), "level")
+        return OrderTicket.most_recent(self.symbol)
 
     def _pick(self, price: float, what: str) -> None:
-        if self.ticket is None:
-            self._say(f"{what} {price_text(price)} (link a ticket to use it as a price)")
+        ticket = self._ticket_for_clicks()
+        if ticket is None:
+            self._say(
+                f"{what}: {price_text(price)}. To use it as a price, open a ticket for "
+                f"{self.symbol} (kit.ticket({self.symbol!r})) or pass ticket= to kit.chart."
+            )
             return
-        field = self.ticket.set_price(price)
-        self._say(f"Ticket {field.replace('_', ' ')} set to {price_text(price)} ({what}).", "ok")
+        field = ticket.set_price(price)
+        label = "Stop price" if field == "stop_price" else "Limit price"
+        self._say(f"Ticket {label.lower()} set to {price_text(price)} ({what}).", "ok")
 
-    def _put_back(self, index: int) -> None:
-        level = self._levels[index]
-        with self._sync():
-            self.figure.layout.shapes[index].update(x0=0, x1=1, y0=level.price, y1=level.price)
+    def _say(self, text: str, tone: str = "info", *, confirm: bool = False) -> None:
+        self.message, self._tone = text, tone
+        self._said_at = time.monotonic() if text else None
+        if self.widget is not None:
+            self.widget.message = {"text": text, "tone": tone, "confirm": confirm}
+        self._push()
 
-    def _say(self, text: str, tone: str = "info") -> None:
-        self.message = text
-        if self._note is not None:
-            self._note.value = style.note(text, tone)
-
-    @contextlib.contextmanager
-    def _sync(self) -> Iterator[None]:
-        """Changes made here are ours, not a user's drag: the shape callback ignores them."""
-        self._syncing, before = True, self._syncing
-        try:
-            yield
-        finally:
-            self._syncing = before
+    def _push(self) -> None:
+        """Send the figure and the lines to the browser, if they changed."""
+        if self.widget is None:
+            return
+        with self._lock:
+            fig = self.figure_dict()
+            y_range = (
+                tuple(fig["layout"]["yaxis"]["range"])
+                if "range" in fig["layout"]["yaxis"]
+                else None
+            )
+            lines = handles(self._levels, self._marks, y_range)  # type: ignore[arg-type]
+            if (fig, lines) == self._shown:
+                return
+            self._shown = (fig, lines)
+            with self.widget.hold_sync():
+                self.widget.figure = fig
+                self.widget.lines = lines
 
 
 def _market_now(data: Any, symbol: str) -> pd.Timestamp | None:
@@ -376,121 +598,8 @@ def _market_now(data: Any, symbol: str) -> pd.Timestamp | None:
     return pd.Timestamp(quote["timestamp"].iloc[0])
 
 
-# -- figure pieces ------------------------------------------------------------------------
-def _local_times(index: pd.Index) -> np.ndarray:
-    """Timestamps as naive New York wall-clock times (what plotly's date axis shows)."""
-    stamps = pd.DatetimeIndex(index)
-    if stamps.tz is None:
-        stamps = stamps.tz_localize("UTC")
-    # Microseconds: a FigureWidget sends datetime64[ns] to the browser as bare integers,
-    # and plotly.js then draws a numeric axis with no candles on it.
-    return stamps.tz_convert(NEW_YORK).tz_localize(None).to_numpy().astype("datetime64[us]")
-
-
-def _rangebreaks(index: pd.Index) -> list[dict[str, Any]]:
-    """Hide weekends, holidays and (for intraday bars) the hours with no bars at all."""
-    if len(index) < 2:
-        return []
-    local = pd.DatetimeIndex(_local_times(index))
-    days = local.normalize().unique()
-    missing = pd.date_range(days[0], days[-1], freq="D").difference(days)
-    breaks: list[dict[str, Any]] = []
-    if not (days.day_of_week >= 5).any():  # no weekend trading (an always-open market has it)
-        breaks.append({"bounds": ["sat", "mon"]})
-        missing = missing[missing.day_of_week < 5]
-    if len(missing):
-        breaks.append({"values": [d.strftime("%Y-%m-%d") for d in missing]})
-    step = np.diff(local[: min(len(local), 2_000)].asi8)
-    step = step[step > 0]
-    bar = pd.Timedelta(int(step.min()) if len(step) else 0, "ns")
-    if pd.Timedelta(0) < bar < pd.Timedelta(hours=4):
-        minutes = local.hour * 60 + local.minute
-        first = int(minutes.min())
-        last = int(minutes.max()) + bar.total_seconds() / 60
-        if last - first < 24 * 60 - 30:
-            breaks.append({"pattern": "hour", "bounds": [last / 60, first / 60]})
-    return breaks
-
-
-def _x_range(x: np.ndarray) -> list[Any] | None:
-    """The candles plus a little room on the right for the line labels.
-
-    Set explicitly: autorange pads for the level markers as if there were no
-    rangebreaks, which leaves half a blank day at the right edge.
-    """
-    if len(x) < 2:
-        return None
-    step = np.diff(x[-min(len(x), 50) :]).min()
-    return [x[0] - step, x[-1] + step * max(2, len(x) // 30)]
-
-
-def _shape(level: Level) -> dict[str, Any]:
-    color = style.ENTRY if level.kind == "entry" else style.side_color(level.side)
-    dash = {"limit": "solid", "stop": "dash", "entry": "dot"}[level.kind]
-    return {
-        "type": "line",
-        "xref": "paper",
-        "x0": 0,
-        "x1": 1,
-        "yref": "y",
-        "y0": level.price,
-        "y1": level.price,
-        "editable": level.editable,
-        "name": f"{level.kind}:{level.order_id or 'position'}",
-        "line": {"color": color, "width": 2 if level.editable else 1, "dash": dash},
-        "label": {
-            "text": level.label + (" ⇕" if level.editable else ""),
-            "textposition": "end",
-            "yanchor": "bottom",
-            "font": {"size": 11, "color": color},
-        },
-    }
-
-
-def _set_levels_trace(trace: Any, levels: list[Level], x: np.ndarray) -> None:
-    """Clickable markers at the right edge, one per line (shapes themselves get no clicks)."""
-    at = x[-1] if len(x) else None
-    trace.update(
-        x=[at] * len(levels),
-        y=[level.price for level in levels],
-        hovertext=[level.label for level in levels],
-        marker={
-            "color": [
-                style.ENTRY if level.kind == "entry" else style.side_color(level.side)
-                for level in levels
-            ]
-        },
-    )
-
-
-def _set_fills_trace(trace: Any, items: list[Fill]) -> None:
-    times = pd.DatetimeIndex([f.time for f in items], dtype="datetime64[ns, UTC]")
-    trace.update(
-        x=_local_times(times) if len(items) else [],
-        y=[f.price for f in items],
-        hovertext=[f"{f.side.upper()} {f.qty:g} @ {price_text(f.price)}" for f in items],
-    )
-
-
 def _number(value: Any) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        return math.nan
-
-
-def _moved(shape: Any, price: float) -> bool:
-    y0, y1 = _number(shape.y0), _number(shape.y1)
-    if math.isnan(y0) or math.isnan(y1):
-        return False
-    return abs(y0 - price) > 1e-9 or abs(y1 - price) > 1e-9
-
-
-@contextlib.contextmanager
-def _batch(fig: go.Figure) -> Iterator[None]:
-    """``batch_update`` on a FigureWidget (one message to the browser), nothing otherwise."""
-    if isinstance(fig, go.FigureWidget):
-        with fig.batch_update():
-            yield
-    else:
-        yield
+        return float("nan")

@@ -6,6 +6,10 @@ move* is run through ``OrderSpec``: the same rules the ticket and the executor u
 a move the broker would refuse is refused here, with our message, before any request.
 A bracket leg is also checked against its sibling and entry (take profit above the stop
 loss for a long, and so on).
+
+A move can also turn a resting order into one that trades at once: a buy limit at or
+above the ask, a sell limit at or below the bid, a stop the market is already through.
+:func:`marketable` says so (and why), so the chart asks before sending such a move.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import pandas as pd
 from ..errors import OrderValidationError
 from ..orders.spec import OrderSpec
 from ..rules import to_tick
-from .overlays import parent_of
+from .overlays import parent_of, price_text
 
 
 def snap_to_tick(price: float) -> Decimal:
@@ -86,3 +90,31 @@ def _check_legs(
         spec["take_profit_limit_price"] = _value(parent, "limit_price")
         spec["limit_price"] = None
     OrderSpec.from_dict(spec)
+
+
+def marketable(
+    order_type: str, side: str, field: str, price: float, bid: float | None, ask: float | None
+) -> str | None:
+    """Why an order moved to ``price`` would trade at once, or ``None`` if it would rest.
+
+    A stop-limit's limit only matters once its stop has triggered, so moving it never
+    makes the order trade by itself.
+    """
+    buy = side == "buy"
+    if field == "limit_price" and order_type == "limit":
+        if buy and ask is not None and price >= ask:
+            return f"a buy limit at {price_text(price)} is at or above the ask {price_text(ask)}"
+        if not buy and bid is not None and price <= bid:
+            return f"a sell limit at {price_text(price)} is at or below the bid {price_text(bid)}"
+    if field == "stop_price" and order_type in ("stop", "stop_limit"):
+        if buy and ask is not None and price <= ask:
+            return (
+                f"a buy stop at {price_text(price)} is at or below the ask {price_text(ask)}: "
+                "it would trigger now"
+            )
+        if not buy and bid is not None and price >= bid:
+            return (
+                f"a sell stop at {price_text(price)} is at or above the bid {price_text(bid)}: "
+                "it would trigger now"
+            )
+    return None

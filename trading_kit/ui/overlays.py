@@ -37,6 +37,11 @@ class Level:
     field: str | None = None  # "limit_price" / "stop_price": what a drag replaces
     editable: bool = False
 
+    @property
+    def key(self) -> str:
+        """Which line this is, across redraws: the order and the price field it draws."""
+        return f"{self.order_id}:{self.field}" if self.order_id else f"entry:{self.side}"
+
     def moved(self, price: float, order_id: str | None = None) -> Level:
         """This level at ``price`` (and the id of the order that replaced the old one)."""
         return replace(

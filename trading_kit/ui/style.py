@@ -16,6 +16,8 @@ SELL = "#ef5350"  # soft red
 ENTRY = "#8c8c8c"  # mid grey
 GRID = "rgba(128, 128, 128, 0.25)"
 TEXT = "#8c8c8c"
+#: Seconds an action's message stays before the next refresh clears it.
+MESSAGE_SECONDS = 15.0
 
 _TONES = {
     "info": "var(--jp-ui-font-color2, #8c8c8c)",

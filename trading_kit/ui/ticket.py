@@ -1,35 +1,40 @@
 """``OrderTicket``: an ipywidgets order form that validates as you type and submits paper orders.
 
 Every change to a field rebuilds an ``OrderSpec`` from the form: the same local rules
-the ``Orders`` executor applies, so a message appears under the ticket the moment the
-order stops making sense, and Submit stays disabled until it does again. Nothing is
-sent while typing; the quote and account behind the preview line are read when the
-symbol changes and on ``refresh()``.
+the ``Orders`` executor applies, so the message under the ticket says what is wrong
+(in the words of the form: "Limit price 205.123 is not a multiple of $0.01") as soon
+as a field the user has touched makes the order invalid, and Submit stays disabled
+until it is valid again. Enter in any field submits a valid order, or says why not.
+Bid and ask buttons put the quote in the price field; steppers move the quantity by a
+share and prices by one tick.
 
-Submit goes through ``Orders.submit`` (pre-trade checks, idempotent submission); the
-order's id and status are shown and followed by a background ``Poller`` that calls
-``refresh()`` until the order is final or the ticket is closed. Any error (local,
-pre-trade or from the broker) is shown in the status line, never swallowed.
+Submit goes through ``Orders.submit`` (pre-trade checks, idempotent submission). With
+``live=True`` the ticket subscribes to its account's shared
+:class:`~.feed.AccountFeed`: the quote, the buying power and the submitted order's
+status stay current, and when the order is replaced (a drag on the chart, code
+elsewhere) the ticket follows the new one. Any error is shown, never swallowed.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
+import weakref
 from collections.abc import Callable
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
 
 import ipywidgets as widgets
 
 from ..errors import OrderValidationError, TradingKitError
 from ..orders.frames import TERMINAL_STATUSES
 from ..orders.spec import OrderSpec, validate
-from ..rules import to_tick
-from . import style
+from ..rules import tick_size, to_tick
+from . import static, style
+from .feed import AccountFeed, AccountUpdate
 from .moves import snap_to_tick
-from .poller import Poller
 
 TYPES = (
     ("Market", "market"),
@@ -46,22 +51,48 @@ TIME_IN_FORCE = (
     ("IOC", "ioc"),
     ("FOK", "fok"),
 )
+#: The words the form shows for each OrderSpec field (messages use them, not API names).
+LABELS = {
+    "symbol": "Symbol",
+    "side": "Side",
+    "type": "Type",
+    "time_in_force": "TIF",
+    "qty": "Qty",
+    "notional": "Notional",
+    "limit_price": "Limit price",
+    "stop_price": "Stop price",
+    "trail_price": "Trail ($)",
+    "trail_percent": "Trail (%)",
+    "extended_hours": "Extended hours",
+    "take_profit_limit_price": "Take profit",
+    "stop_loss_stop_price": "Stop loss",
+    "stop_loss_limit_price": "Stop loss limit",
+}
 _LABEL = {"description_width": "72px"}
 _ERROR_BORDER = "1px solid var(--jp-error-color1, #e0443e)"
+_NAMED = re.compile(
+    r"\b("
+    + "|".join(sorted(LABELS, key=len, reverse=True))
+    + r")(=('[^']*'|\S+?))?(?=[.,;:)]*(?:\s|$))"
+)
+_TICK = re.compile(r"^(\w+)=(\S+) is not on the tick")
+_CSS = """<style>
+.trading-kit-ticket .tk-symbol input { text-transform: uppercase; }
+.trading-kit-ticket .tk-step { width: 28px; padding: 0; }
+</style>"""
 
 
-def _text(description: str, placeholder: str = "", *, continuous: bool = True) -> widgets.Text:
+def _text(description: str, placeholder: str = "", *, width: str = "210px") -> widgets.Text:
     return widgets.Text(
         description=description,
         placeholder=placeholder,
-        continuous_update=continuous,
         style=_LABEL,
-        layout=widgets.Layout(width="210px"),
+        layout=widgets.Layout(width=width),
     )
 
 
 def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
-    """One at a time: the poller's refresh runs on its own thread, edits on the kernel's."""
+    """One at a time: the feed's updates run on its thread, edits on the kernel's."""
 
     @functools.wraps(method)
     def wrapper(self: OrderTicket, *args: Any, **kwargs: Any) -> Any:
@@ -77,13 +108,41 @@ def _number(text: str) -> str | None:
     return cleaned or None
 
 
+def readable(error: OrderValidationError) -> str:
+    """An OrderSpec message in the form's words: ``limit_price=205.123`` → ``Limit price 205.123``."""
+    text = str(error)
+    tick = _TICK.match(text)
+    if tick and tick.group(1) in LABELS:
+        value = tick.group(2)
+        try:
+            step = tick_size(Decimal(value))
+        except InvalidOperation:
+            step = Decimal("0.01")
+        unit = "$0.01" if step == Decimal("0.01") else "$0.0001"
+        return f"{LABELS[tick.group(1)]} {value} is not a multiple of {unit}."
+
+    def label(match: re.Match[str]) -> str:
+        value = match.group(3)
+        name = LABELS[match.group(1)]
+        return f"{name} {value}" if value else name
+
+    text = _NAMED.sub(label, text)
+    return text[:1].upper() + text[1:]
+
+
+def _short(order_id: str) -> str:
+    return order_id[:8]
+
+
 class OrderTicket(widgets.VBox):
     """An order form for paper trading: ``OrderTicket(orders, data, "AAPL")``.
 
-    ``poll_seconds`` sets how often a submitted order's status is refreshed (``None``:
-    only when ``refresh()`` is called). ``ticket.spec`` is the order the form
-    describes (``None`` while invalid), ``ticket.order`` the last order submitted.
+    ``live=False`` reads the quote, account and order status only on ``refresh()``.
+    ``ticket.spec`` is the order the form describes (``None`` while invalid),
+    ``ticket.order`` the last order submitted (or the one that replaced it).
     """
+
+    _instances: ClassVar[list[weakref.ref[OrderTicket]]] = []
 
     def __init__(
         self,
@@ -91,17 +150,16 @@ class OrderTicket(widgets.VBox):
         data: Any,
         symbol: str = "AAPL",
         *,
-        poll_seconds: float | None = 1.0,
+        live: bool = True,
     ) -> None:
         self.orders = orders
         self.data = data
-        self.poll_seconds = poll_seconds
         self.spec: OrderSpec | None = None
         self.order: Any = None
         self.error: OrderValidationError | None = None
         self._quote: tuple[str, float, float] | None = None  # symbol, bid, ask
         self._account: Any = None
-        self._poller: Poller | None = None
+        self._touched: set[widgets.Widget] = set()
         self._callbacks: list[Callable[[Any], None]] = []
         self._lock = threading.RLock()
         self._build(symbol)
@@ -110,18 +168,34 @@ class OrderTicket(widgets.VBox):
             layout=widgets.Layout(width="max-content", padding="4px", grid_gap="2px"),
         )
         self.add_class("trading-kit-ticket")
-        self._load_market()
-        self._load_account()
-        self._update()
+        live = live and not static.enabled()  # an exported notebook follows nothing
+        self._feed = AccountFeed.of(data, orders) if live else AccountFeed(data, orders)
+        self._apply(self._feed.fetch([self._symbol()]))
+        self._subscription = (
+            self._feed.subscribe(self._apply, symbols=[self._symbol()]) if live else None
+        )
+        OrderTicket._instances.append(weakref.ref(self))
 
     def __repr__(self) -> str:
         order = f", order={self.order.id!r}" if self.order is not None else ""
-        return f"OrderTicket({self.symbol.value!r}, valid={self.spec is not None}{order})"
+        return f"OrderTicket({self._symbol()!r}, valid={self.spec is not None}{order})"
+
+    @classmethod
+    def most_recent(cls, symbol: str | None = None) -> OrderTicket | None:
+        """The newest open ticket (for ``symbol``), which a chart without a ticket uses."""
+        for ref in reversed(cls._instances):
+            ticket = ref()
+            if ticket is None or ticket.comm is None:
+                continue
+            if symbol is None or ticket._symbol() == symbol.strip().upper():
+                return ticket
+        return None
 
     # -- form -------------------------------------------------------------------------
     def _build(self, symbol: str) -> None:
-        self.symbol = _text("Symbol", "AAPL", continuous=False)
+        self.symbol = _text("Symbol", "AAPL")
         self.symbol.value = symbol.strip().upper()
+        self.symbol.add_class("tk-symbol")
         self.side = widgets.ToggleButtons(
             options=[("Buy", "buy"), ("Sell", "sell")],
             style={"button_width": "60px"},
@@ -158,8 +232,17 @@ class OrderTicket(widgets.VBox):
         )
         self.take_profit = _text("Take profit", "limit price")
         self.stop_loss = _text("Stop loss", "stop price")
+        self.bid_button = widgets.Button(description="Bid", layout=widgets.Layout(width="auto"))
+        self.ask_button = widgets.Button(description="Ask", layout=widgets.Layout(width="auto"))
+        self.bid_button.tooltip = "use the bid as the limit (or stop) price"
+        self.ask_button.tooltip = "use the ask as the limit (or stop) price"
+        self.bid_button.on_click(lambda _b: self._use_quote(0))
+        self.ask_button.on_click(lambda _b: self._use_quote(1))
+        self.qty_down, self.qty_up = self._stepper(self.size, self._step_size)
+        self.limit_down, self.limit_up = self._stepper(self.limit_price, self._step_price)
+        self.stop_down, self.stop_up = self._stepper(self.stop_price, self._step_price)
         self.submit_button = widgets.Button(
-            description="Submit", button_style="success", icon="paper-plane", disabled=True
+            description="Buy", button_style="success", icon="paper-plane", disabled=True
         )
         self.submit_button.layout.width = "110px"
         self.message = widgets.HTML()
@@ -175,6 +258,7 @@ class OrderTicket(widgets.VBox):
             "trail_percent": self.trail,
             "take_profit_limit_price": self.take_profit,
             "stop_loss_stop_price": self.stop_loss,
+            "stop_loss_limit_price": self.stop_loss,
         }
         for control in (
             self.side,
@@ -193,20 +277,36 @@ class OrderTicket(widgets.VBox):
         ):
             control.observe(self._on_change, names="value")
         self.symbol.observe(self._on_symbol, names="value")
+        for field in set(self._fields.values()):
+            field.on_msg(self._on_key)  # Enter arrives as a "submit" message
         self.submit_button.on_click(lambda _button: self.submit())
+
+    def _stepper(
+        self, field: widgets.Text, step: Callable[[widgets.Text, int], None]
+    ) -> tuple[widgets.Button, widgets.Button]:
+        down = widgets.Button(description="−", tooltip=f"{field.description} down")
+        up = widgets.Button(description="+", tooltip=f"{field.description} up")
+        for button, sign in ((down, -1), (up, 1)):
+            button.add_class("tk-step")
+            button.layout.width = "28px"
+            button.on_click(lambda _b, s=sign: step(field, s))
+        return down, up
 
     def _rows(self) -> list[widgets.Widget]:
         row = widgets.HBox
-        self._limit_row = row([self.limit_price])
-        self._stop_row = row([self.stop_price])
+        self._limit_row = row([self.limit_price, self.limit_down, self.limit_up])
+        self._stop_row = row([self.stop_price, self.stop_down, self.stop_up])
         self._trail_row = row([self.trail, self.trail_kind])
         self._exit_row = row([self.take_profit, self.stop_loss])
+        self._quote_row = row([self.bid_button, self.ask_button])
         return [
+            widgets.HTML(_CSS, layout=widgets.Layout(display="none")),
             row([self.symbol, self.side]),
             row([self.type, self.time_in_force]),
-            row([self.size, self.size_kind]),
+            row([self.size, self.qty_down, self.qty_up, self.size_kind]),
             self._limit_row,
             self._stop_row,
+            self._quote_row,
             self._trail_row,
             row([self.extended_hours, self.bracket]),
             self._exit_row,
@@ -255,70 +355,121 @@ class OrderTicket(widgets.VBox):
         """Call ``callback(order)`` after each successful submission (the chart redraws)."""
         self._callbacks.append(callback)
 
-    @_locked
     def submit(self) -> Any:
         """Submit the order the form describes; returns the broker's order (or ``None``)."""
+        order = self._submit()
+        if order is not None:
+            # Outside the lock: a callback (the chart) reads the account through the feed,
+            # whose thread may be waiting for this ticket's lock to hand it an update.
+            for callback in self._callbacks:
+                callback(order)
+        return order
+
+    @_locked
+    def _submit(self) -> Any:
+        self._touched.update(self._fields.values())  # from now on every problem is shown
+        self._update()
         spec = self.spec
         if spec is None:
-            self._show_status(f"Not sent: {self.error}" if self.error else "Not sent.", "error")
+            why = f"Not sent: {readable(self.error)}" if self.error else "Not sent."
+            self._show_status(why, "error")
             return None
         self.submit_button.disabled = True
         try:
             order = self.orders.submit(spec)
         except TradingKitError as failure:
-            where = "Not sent" if isinstance(failure, OrderValidationError) else "Rejected"
-            self._show_status(f"{where}: {failure}", "error")
+            if isinstance(failure, OrderValidationError):
+                self._show_status(f"Not sent: {readable(failure)}", "error")
+            else:
+                self._show_status(f"Rejected: {failure}", "error")
             self._update()  # re-enables Submit with a fresh spec (and client order id)
             return None
         self.order = order
         self._show_order()
-        for callback in self._callbacks:
-            callback(order)
-        self._load_account()
         self._update()
-        self._follow()
         return order
 
-    @_locked
     def refresh(self) -> bool:
-        """Re-read the quote, the account and the submitted order's status.
+        """Read the quote, the account and the submitted order's status now.
 
-        Returns whether the order is still open (the poller stops when it is not).
+        Returns whether the order is still open.
         """
-        self._load_market()
-        self._load_account()
-        open_ = False
-        if self.order is not None and self.order.status not in TERMINAL_STATUSES:
-            try:
-                self.order = self.orders.get_order(self.order.id)
-            except TradingKitError as failure:
-                self._show_status(f"Could not read order {self.order.id}: {failure}", "error")
-                return True
-            self._show_order()
-            open_ = self.order.status not in TERMINAL_STATUSES
-        self._update()
-        return open_
+        if self._subscription is not None and not self._subscription.closed:
+            self._feed.refresh()
+        else:
+            self._apply(self._feed.fetch([self._symbol()]))
+        return self.order is not None and self.order.status not in TERMINAL_STATUSES
+
+    def follow_replacement(self, old_id: str, order: Any) -> None:
+        """The ticket's order ``old_id`` was replaced by ``order``: follow that one."""
+        with self._lock:
+            if self.order is not None and self.order.id == old_id:
+                self.order = order
+                self._show_order()
 
     def close(self) -> None:
-        """Stop following the order, then close the widgets."""
-        poller = getattr(self, "_poller", None)  # close() also runs from __del__
-        if poller is not None:
-            poller.stop()
+        """Stop following the account, then close the widgets."""
+        subscription = getattr(self, "_subscription", None)  # close() also runs from __del__
+        if subscription is not None:
+            subscription.close()
         for child in self._all_controls():
             child.close()
         super().close()
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        if static.enabled():
+            return {"text/html": self._static_html(), "text/plain": repr(self)}
+        return super()._repr_mimebundle_(**kwargs)
+
     # -- behaviour --------------------------------------------------------------------
-    def _on_change(self, _change: dict[str, Any]) -> None:
+    def _symbol(self) -> str:
+        return self.symbol.value.strip().upper()
+
+    def _on_change(self, change: dict[str, Any]) -> None:
+        self._touched.add(change["owner"])
         self._update()
 
     def _on_symbol(self, change: dict[str, Any]) -> None:
-        upper = str(change["new"]).strip().upper()
-        if upper != change["new"]:
-            self.symbol.value = upper  # observed again with the upper-case value
-            return
-        self._load_market()
+        self._touched.add(self.symbol)
+        symbol = self._symbol()
+        if self._subscription is not None:
+            self._subscription.symbols = (symbol,)
+        self._load_quote(symbol)
         self._update()
+
+    def _on_key(self, field: widgets.Widget, content: dict[str, Any], _buffers: Any) -> None:
+        if content.get("event") == "submit":
+            self.submit()
+
+    def _use_quote(self, side: int) -> None:
+        quote = self._current_quote(self._symbol())
+        if quote is None:
+            self._show_status(f"No quote for {self._symbol()} yet.", "warn")
+            return
+        self.set_price(quote[side])
+
+    def _step_size(self, field: widgets.Text, sign: int) -> None:
+        try:
+            now = Decimal(_number(field.value) or "0")
+        except InvalidOperation:
+            now = Decimal(0)
+        step = Decimal(1) if self.size_kind.value == "qty" else Decimal(100)
+        field.value = format(max(now + sign * step, step), "f")
+
+    def _step_price(self, field: widgets.Text, sign: int) -> None:
+        try:
+            now = Decimal(_number(field.value) or "0")
+        except InvalidOperation:
+            now = Decimal(0)
+        if now <= 0:
+            quote = self._current_quote(self._symbol())
+            if quote is None:
+                return
+            now = Decimal(str(quote[1] if self.side.value == "buy" else quote[0]))
+        price = to_tick(now)
+        if price == now:  # on the tick already: move one tick
+            price = to_tick(now + sign * tick_size(now))
+        field.value = format(price, "f")
 
     @_locked
     def _update(self) -> None:
@@ -326,16 +477,18 @@ class OrderTicket(widgets.VBox):
         order_type = self.type.value
         _show(self._limit_row, order_type in ("limit", "stop_limit"))
         _show(self._stop_row, order_type in ("stop", "stop_limit"))
+        _show(self._quote_row, order_type in ("limit", "stop", "stop_limit"))
         _show(self._trail_row, order_type == "trailing_stop")
         _show(self._exit_row, bool(self.bracket.value))
         self.size.description = "Qty" if self.size_kind.value == "qty" else "Notional"
         self.size.placeholder = "shares" if self.size_kind.value == "qty" else "dollars"
-        self.spec, self.error = self._validate()
+        self.spec, self.error = self._validate(self.values())
         for widget in set(self._fields.values()):
             widget.layout.border = None
-        if self.error is not None:
-            self.message.value = style.note(str(self.error), "error")
-            field = self._fields.get(self.error.field or "")
+        shown = self._shown_error()
+        if shown is not None:
+            self.message.value = style.note(readable(shown), "error")
+            field = self._fields.get(shown.field or "")
             if field is not None:
                 field.layout.border = _ERROR_BORDER
         else:
@@ -343,11 +496,35 @@ class OrderTicket(widgets.VBox):
         self.submit_button.disabled = self.spec is None
         self.submit_button.button_style = "success" if self.side.value == "buy" else "danger"
         self.submit_button.description = f"{self.side.value.capitalize()}"
+        quote = self._current_quote(self._symbol())
+        self.bid_button.description = f"Bid {quote[0]:,.2f}" if quote else "Bid"
+        self.ask_button.description = f"Ask {quote[1]:,.2f}" if quote else "Ask"
         self.preview.value = self._preview()
 
-    def _validate(self) -> tuple[OrderSpec | None, OrderValidationError | None]:
+    def _shown_error(self) -> OrderValidationError | None:
+        """The problem to show: one in a field the user has touched (or of no one field).
+
+        A size not typed yet is not an error to shout about; the rest of the form is
+        still checked as if it were one share, so a bad price shows while typing it.
+        """
+        error = self.error
+        if error is None:
+            return None
+        field = self._fields.get(error.field or "")
+        if field is None or field in self._touched:
+            return error
+        if field is self.size and not self.size.value.strip():
+            _, error = self._validate({**self.values(), self.size_kind.value: "1"})
+            field = self._fields.get(error.field or "") if error is not None else None
+            if error is not None and (field is None or field in self._touched):
+                return error
+        return None
+
+    def _validate(
+        self, values: dict[str, Any]
+    ) -> tuple[OrderSpec | None, OrderValidationError | None]:
         try:
-            spec = OrderSpec.from_dict(self.values())
+            spec = OrderSpec.from_dict(values)
             quote = self._current_quote(spec.symbol)
             if quote is not None and spec.order_class != "simple" and spec.entry_price is None:
                 validate(spec, last_price=_mid(*quote))
@@ -357,7 +534,7 @@ class OrderTicket(widgets.VBox):
 
     def _preview(self) -> str:
         spec = self.spec
-        symbol = self.symbol.value
+        symbol = self._symbol()
         quote = self._current_quote(symbol)
         parts = []
         if quote is None:
@@ -385,8 +562,8 @@ class OrderTicket(widgets.VBox):
             return None
         return self._quote[1], self._quote[2]
 
-    def _load_market(self) -> None:
-        symbol = self.symbol.value.strip().upper()
+    def _load_quote(self, symbol: str) -> None:
+        """The quote of a symbol just typed (the feed keeps it current afterwards)."""
         try:
             frame = self.data.get_latest_quote(symbol)
         except TradingKitError:
@@ -398,36 +575,69 @@ class OrderTicket(widgets.VBox):
         row = frame.iloc[0]
         self._quote = (symbol, float(row["bid_price"]), float(row["ask_price"]))
 
-    def _load_account(self) -> None:
-        try:
-            self._account = self.orders.get_account()
-        except TradingKitError as failure:
-            self._account = None
-            self._show_status(f"Could not read the account: {failure}", "error")
-
-    def _follow(self) -> None:
-        """Refresh the order's status in the background until it is final."""
-        if self.poll_seconds is None or self.order.status in TERMINAL_STATUSES:
+    @_locked
+    def _apply(self, update: AccountUpdate) -> None:
+        """Take one read of the account: quote, buying power, the order's status."""
+        if update.error is not None:
+            self._show_status(f"Could not refresh: {update.error}", "error")
             return
-        if self._poller is not None and self._poller.running:
-            return  # the running poller follows ``self.order``, which is now the new one
-        self._poller = Poller(
-            self.poll_seconds,
-            self.refresh,
-            lambda failure: self._show_status(f"Status refresh failed: {failure}", "error"),
-            name="trading-kit-ticket",
-        )
+        symbol = self._symbol()
+        quote = update.quote(symbol)
+        if quote is not None:
+            self._quote = (symbol, *quote)
+        elif update.snapshots is not None:
+            self._load_quote(symbol)
+        if update.account is not None:
+            self._account = update.account
+        if self.order is not None and update.orders is not None:
+            self._follow(update)
+        self._update()
+
+    def _follow(self, update: AccountUpdate) -> None:
+        """The submitted order as the account now reports it (or its replacement)."""
+        frame = update.orders
+        order_id = self.order.id
+        for _ in range(10):  # a chain of replaces, followed to its newest order
+            if order_id not in frame.index:
+                return
+            row = frame.loc[order_id]
+            replaced_by = row.get("replaced_by")
+            if row["status"] == "replaced" and isinstance(replaced_by, str) and replaced_by:
+                order_id = replaced_by
+                continue
+            break
+        if order_id != self.order.id or frame.at[order_id, "status"] != self.order.status:
+            try:
+                self.order = self.orders.get_order(order_id)
+            except TradingKitError as failure:
+                self._show_status(f"Could not read order {_short(order_id)}: {failure}", "error")
+                return
+            self._show_order()
 
     def _show_order(self) -> None:
         order = self.order
-        text = f"{order.side} {_size_text(order)} {order.symbol}: {order.status} · id {order.id}"
+        text = f"{order.side} {_size_text(order)} {order.symbol}: {order.status} · id {_short(order.id)}"
         if order.filled_qty and not math.isnan(order.filled_qty):
             text += f" · filled {order.filled_qty:g} @ {order.filled_avg_price:,.2f}"
+        if order.replaces:
+            text += f" · replaces {_short(order.replaces)}"
         tone = {"filled": "ok", "rejected": "error", "canceled": "warn", "expired": "warn"}
         self._show_status(text, tone.get(order.status, "info"))
 
     def _show_status(self, text: str, tone: str) -> None:
         self.status.value = style.note(text, tone)
+
+    def _static_html(self) -> str:
+        values = self.values()
+        rows = [(LABELS.get(k, k), v) for k, v in values.items() if k != "symbol"]
+        return static.panel(
+            f"Order ticket · {self._symbol()}",
+            static.table(("Field", "Value"), rows, "empty"),
+            static.line(static.plain(self.preview.value)),
+            static.line(static.plain(self.status.value)),
+            static.line(static.plain(self.message.value)),
+            css_class="trading-kit-static-ticket",
+        )
 
     def _all_controls(self) -> list[widgets.Widget]:
         found: list[widgets.Widget] = []
