@@ -13,7 +13,11 @@
     for ``--seconds``; requests per second, p50 latency, and the /v2/clock p50 seen by one
     more client meanwhile (a stalled event loop shows there first);
 (d) the engine alone: 1,000 resting orders on 10 symbols while a manual clock advances a full
-    session minute by minute (390 steps): seconds, and resting orders x steps per second.
+    session minute by minute (390 steps): seconds, and resting orders x steps per second;
+(e) validated orders: ``Orders.place_order`` with every pre-trade check on, over REST (no
+    stream) and with the trade-update and quote streams open (the checks read the live
+    account), against alpaca-py's ``submit_order``: 200 resting limit orders per block,
+    blocks interleaved. Target: live p50 <= 2x alpaca-py, one request per order.
 
 Numbers are for comparison within one run (the machine is shared); report ratios.
 """
@@ -315,6 +319,72 @@ def session_throughput(n_orders: int) -> tuple[float, float, int, int]:
     return seconds, cpu, fills, opened
 
 
+def validated_orders(n: int, rounds: int) -> dict[str, tuple[list[float], float]]:
+    """``place_order`` with every check on, with and without the trade-update stream, against
+    alpaca-py's ``submit_order``: ms per resting limit order, and requests per order."""
+    import tempfile
+
+    import trading_kit as tk
+    from trading_kit.orders import Orders
+
+    exchange = Exchange(
+        SimulatedMarket(), ManualClock(OPEN + pd.Timedelta(minutes=30)), partial_fills=False
+    )
+    results: dict[str, tuple[list[float], float]] = {}
+    with (
+        start_exchange(exchange) as running,
+        tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp,
+    ):
+        client = TradingClient("bench", "bench", paper=True, url_override=running.url)
+        kit = tk.connect(
+            "bench", "bench", trading_url=running.url, data_url=running.url,
+            cache_path=f"{tmp}/cache.sqlite",
+        )  # fmt: skip
+        rest = Orders(stack=kit.orders._stack)  # no stream: every check reads over REST
+        kit.stream.trade_updates()  # the kit's orders now follow the trade-update stream
+        quotes = kit.stream.quotes("AAPL")  # and price their checks from the quote stream
+        exchange.advance("5s")  # (the manual clock streams a quote once it moves)
+        while quotes.latest("AAPL") is None:
+            time.sleep(0.001)
+        limiter = kit.orders._stack.limiter
+        order = {
+            "qty": 1,
+            "side": "buy",
+            "type": "limit",
+            "limit_price": 10,
+            "time_in_force": "gtc",
+        }
+
+        def alpaca_py(i: int) -> object:
+            return client.submit_order(
+                LimitOrderRequest(
+                    symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.GTC,
+                    limit_price=10,
+                )
+            )  # fmt: skip
+
+        paths = {
+            "alpaca-py submit_order": (alpaca_py, None),
+            "place_order, REST checks": (lambda i: rest.place_order("AAPL", **order), rest),
+            "place_order, live checks": (lambda i: kit.orders.place_order("AAPL", **order), kit.orders),
+        }  # fmt: skip
+        samples: dict[str, list[float]] = {name: [] for name in paths}
+        sent: dict[str, list[int]] = {name: [] for name in paths}
+        for _ in range(rounds):  # blocks interleaved, so load on the machine hits all alike
+            for name, (call, orders) in paths.items():
+                before = limiter.status().remaining
+                samples[name] += timed(n, call)
+                if orders is not None:
+                    sent[name].append(before - limiter.status().remaining)
+        assert kit.orders.live.trusted, "the live account should be in use"
+        for name in paths:
+            requests_per_order = sum(sent[name]) / (n * rounds) if sent[name] else 1.0
+            results[name] = (samples[name], requests_per_order)
+        kit.stream.close()
+        kit.orders.journal.flush()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1000)
@@ -366,6 +436,17 @@ def main() -> None:
     print(f"{'fills':<28}{fills:>10d}")
     print(f"{'orders matched / s':<28}{fills / seconds:>10.0f}")
     print(f"{'resting orders x steps / s':<28}{resting * 390 / seconds:>10.0f}")
+
+    print()
+    print("(e) validated orders, every check on: 200 resting limit orders a block, 3 rounds")
+    print(f"{'path':<28}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'x alpaca-py':>13}")
+    validated = validated_orders(200, 3)
+    anchor = percentiles(validated["alpaca-py submit_order"][0])[0]
+    for name, (samples, per_order) in validated.items():
+        p50, p99, _ = percentiles(samples)
+        print(f"{name:<28}{p50:>10.2f}{p99:>10.2f}{per_order:>10.2f}{p50 / anchor:>13.2f}")
+    live = percentiles(validated["place_order, live checks"][0])[0] / anchor
+    print(f"target: live place_order p50 <= 2x alpaca-py: {'met' if live <= 2 else 'MISSED'}")
     print(f"\n(pid {os.getpid()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f})")
 
 

@@ -28,6 +28,7 @@ def test_public_names() -> None:
         "ReplayError",
         "Settings",
         "StaleDataWarning",
+        "StreamError",
         "TradingKitError",
         "connect",
         "open_dataset",
@@ -45,6 +46,7 @@ def test_every_error_is_a_trading_kit_error() -> None:
         tk.OrderValidationError,
         tk.OrderExecutionError,
         tk.JournalError,
+        tk.StreamError,
         tk.AnalyticsError,
         tk.ReplayError,
     ):

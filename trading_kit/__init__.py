@@ -24,6 +24,7 @@ from .errors import (
     RateLimitError,
     ReplayError,
     StaleDataWarning,
+    StreamError,
     TradingKitError,
 )
 from .kit import Kit, connect
@@ -49,6 +50,7 @@ __all__ = [
     "ReplayError",
     "Settings",
     "StaleDataWarning",
+    "StreamError",
     "TradingKitError",
     "connect",
     "open_dataset",

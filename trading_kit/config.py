@@ -21,6 +21,8 @@ from .errors import ConfigError
 
 PAPER_TRADING_URL = "https://paper-api.alpaca.markets"
 DATA_URL = "https://data.alpaca.markets"
+#: Alpaca serves market-data websockets from their own host; elsewhere the data host does.
+DATA_STREAM_URL = "wss://stream.data.alpaca.markets"
 LIVE_TRADING_HOSTS = frozenset({"api.alpaca.markets"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 LOCAL_PLACEHOLDER_KEY = "local"
@@ -141,6 +143,16 @@ class Settings:
         return hosts <= LOOPBACK_HOSTS
 
     @property
+    def trading_stream_url(self) -> str:
+        """The trade-updates websocket: ``/stream`` on the trading host."""
+        return _websocket(self.trading_url) + "/stream"
+
+    def data_stream_url(self, feed: str) -> str:
+        """The market-data websocket of ``feed`` (``iex``, ``sip``, ``test``)."""
+        base = DATA_STREAM_URL if self.data_url == DATA_URL else _websocket(self.data_url)
+        return f"{base}/v2/{feed}"
+
+    @property
     def auth_headers(self) -> dict[str, str]:
         """Alpaca's credential headers; placeholders for a keyless server on loopback."""
         return {
@@ -161,6 +173,10 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def _websocket(url: str) -> str:
+    return "wss" + url[len("https") :] if url.startswith("https") else "ws" + url[len("http") :]
 
 
 #: Settings that count something (at least 1) and settings in seconds (above 0).

@@ -8,6 +8,7 @@
      ├── OrderValidationError    an order rejected locally; nothing was sent
      ├── OrderExecutionError     the broker (Alpaca or the local exchange) said no
      ├── JournalError            the order journal cannot be opened or written
+     ├── StreamError             a websocket stream refused, failed or was asked nonsense
      ├── AnalyticsError          a tear sheet's inputs (equity, fills, prices) cannot be used
      └── ReplayError             a replay's inputs (bars, strategy, dates) cannot be used
 
@@ -98,6 +99,19 @@ class JournalError(TradingKitError):
     An order is never sent before the journal has recorded the intent to send it, so
     this error means nothing was sent, unless its message says the order exists.
     """
+
+
+class StreamError(TradingKitError):
+    """A live stream could not do what was asked: a bad subscription, refused keys, a
+    server that closed, answered garbage or never answered.
+
+    ``code`` is Alpaca's stream error code when the server sent one (``405`` symbol
+    limit exceeded, ``406`` connection limit exceeded, …), else ``None``.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class AnalyticsError(TradingKitError):

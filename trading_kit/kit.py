@@ -9,8 +9,10 @@ from .connection import http_stack, in_process_stack
 from .data import MarketData
 from .errors import ConfigError
 from .orders import Orders
+from .orders.journal import SubmissionQuote
 
 if TYPE_CHECKING:  # the widgets import plotly and ipywidgets: only when asked for
+    from .stream import Streams
     from .ui import Blotter, OrderTicket, PriceChart
 
 
@@ -32,6 +34,19 @@ class Kit:
         where = "local paper exchange" if settings.is_loopback else "Alpaca paper"
         return f"<Kit: {where} at {settings.trading_url}>"
 
+    @property
+    def stream(self) -> Streams:
+        """Live quotes, trades, bars and trade updates (one connection per stream)."""
+        from .stream import Streams
+
+        streams = Streams.of(self.data)
+        # The journal and the checks follow the trade-update stream, and price orders with
+        # the quote stream when it has the symbol (a replay's own quotes stay in charge).
+        streams.add_follower(self.orders.live)
+        if self.orders.quote_source is None:
+            self.orders.quote_source = lambda s: _submission_quote(streams.latest_quote(s))
+        return streams
+
     def chart(self, symbol: str, timeframe: str = "5Min", **options: Any) -> PriceChart:
         """Candles and volume that follow the account: its open orders (drag a line to
         replace its order), fills, entry price and the last price."""
@@ -50,6 +65,13 @@ class Kit:
         from .ui import Blotter
 
         return Blotter(self.orders, **options)
+
+
+def _submission_quote(quote: Any) -> SubmissionQuote | None:
+    """A streamed quote as the journal keeps it."""
+    if quote is None:
+        return None
+    return SubmissionQuote(quote.bid_price, quote.ask_price, quote.timestamp)
 
 
 def connect(

@@ -244,7 +244,7 @@ class SmallDisk:
             for item in (self.path, *self.path.iterdir()):
                 item.chmod(0o500 if item.is_dir() else 0o400)
             return
-        with open(self.path / "ballast", "wb") as ballast:
+        with open(self.path / "ballast", "wb", buffering=0) as ballast:  # nothing left to flush
             try:
                 while True:
                     ballast.write(b"\0" * 65536)

@@ -8,6 +8,7 @@ browser itself is driven in ``tests/browser``.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from decimal import Decimal
@@ -412,7 +413,9 @@ def test_new_bars_arrive_at_the_right_edge(quick_feed, running, md, orders) -> N
         chart.close()
 
 
-def test_one_refresher_per_account_stops_when_the_last_widget_closes(quick_feed, md, orders):
+def test_one_refresher_per_account_stops_when_the_last_widget_closes(
+    quick_feed, running, md, orders
+):
     from trading_kit.ui import Blotter
 
     chart = make_chart(md, orders, live=True)
@@ -420,14 +423,35 @@ def test_one_refresher_per_account_stops_when_the_last_widget_closes(quick_feed,
     blotter = Blotter(orders)
     shared = chart._feed
     assert ticket._feed is shared and blotter._feed is shared
-    assert shared.subscribers == 3 and shared.running
-    thread = shared._poller._thread
+    assert shared.subscribers == 3 and shared.running and shared.streaming  # no timer
+    hub = running.streams
+    assert len(hub.trading) == 1 and len(hub.publisher("stocks").sessions) == 1
     chart.close()
     ticket.close()
     assert shared.running  # the blotter still follows the account
     blotter.close()
     assert not shared.running and shared.subscribers == 0
-    assert not thread.is_alive()
+    assert wait_for(lambda: not hub.trading and not hub.publisher("stocks").sessions)
+
+
+def test_without_a_stream_the_widgets_poll_and_say_so_once(tmp_path, caplog):
+    """A server with no websockets (Alpaca's REST stub): the refresher polls, as before."""
+    from tests.stub_alpaca import StubServer
+    from trading_kit import MarketData
+    from trading_kit.ui import feed as feed_module
+
+    feed_module.AccountFeed._said_polling = False
+    with StubServer() as stub, caplog.at_level(logging.WARNING, logger="trading_kit"):
+        data = MarketData("k", "s", data_url=stub.url, trading_url=stub.url,
+                          cache_path=tmp_path / "c.sqlite")  # fmt: skip
+        feed = feed_module.AccountFeed(data, interval=0.05)
+        first = feed.subscribe(lambda update: None, symbols=["AAPL"])
+        second = feed.subscribe(lambda update: None, symbols=["MSFT"])
+        assert feed.running and not feed.streaming and feed._poller is not None
+        first.close()
+        second.close()
+        assert not feed.running
+    assert caplog.text.count("the widgets poll every") == 1
 
 
 @pytest.mark.slow

@@ -33,6 +33,7 @@ from .calendar import SPAN_END
 from .calendar_api import calendar_routes
 from .core import Exchange
 from .portfolio_history import portfolio_history_routes
+from .streams import StreamHub, stream_routes
 from .trading_api import in_thread, json, read_json, trading_routes
 from .watchlists import watchlist_routes
 from .wire import (
@@ -260,6 +261,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(exchange: Exchange) -> Starlette:
     """The whole exchange as one Starlette app."""
+    streams = StreamHub(exchange, exchange.stream_symbol_limit)
     routes = [
         *trading_routes(exchange),
         *account_config_routes(exchange, exchange.settings),
@@ -269,6 +271,7 @@ def create_app(exchange: Exchange) -> Starlette:
         *calendar_routes(exchange),
         *_data_routes(exchange),
         *admin_routes(exchange),
+        *stream_routes(streams),
     ]
     app = Starlette(
         routes=routes,
@@ -281,4 +284,5 @@ def create_app(exchange: Exchange) -> Starlette:
     app.add_middleware(AuthMiddleware, credentials=exchange.credentials)
     app.add_middleware(RateLimitMiddleware, per_minute=exchange.rate_limit or None)
     app.state.exchange = exchange
+    app.state.streams = streams
     return app

@@ -54,6 +54,7 @@ class Exchange:
         cash: float | int = 100_000,
         shorting_enabled: bool = True,
         rate_limit: int | None = None,
+        stream_symbol_limit: int | None = 30,
     ) -> None:
         if market is None:
             from .market import SimulatedMarket
@@ -67,7 +68,10 @@ class Exchange:
         self.clock = clock
         self.credentials = credentials
         self.rate_limit = rate_limit  # requests per minute; None = unlimited
+        # Symbols per market-data websocket on the iex and test feeds (sip: no limit).
+        self.stream_symbol_limit = stream_symbol_limit
         self.lock = threading.RLock()
+        self._clock_listeners: list[Callable[[pd.Timestamp], None]] = []
         self.store = Store(db_path)
         self.settings = AccountStore(self.store.path)  # configurations and watchlists
         self._listeners: list[Listener] = []
@@ -187,6 +191,19 @@ class Exchange:
                     log.exception("trade update listener %r failed", listener)
 
     # ------------------------------------------------------------------ the clock
+    def on_clock_step(self, listener: Callable[[pd.Timestamp], None]) -> Callable[[], None]:
+        """Call ``listener(now)`` after each step of a manual clock; returns the remover.
+
+        The websocket publisher wakes on it, so prices stream as a notebook steps time.
+        """
+        self._clock_listeners.append(listener)
+        return lambda: self._clock_listeners.remove(listener)
+
+    def _clock_stepped(self) -> None:
+        now = pd.Timestamp(self.clock.now())
+        for listener in list(self._clock_listeners):
+            listener(now)
+
     @property
     def manual_clock(self) -> bool:
         return hasattr(self.clock, "advance") and hasattr(self.clock, "set")
@@ -196,14 +213,16 @@ class Exchange:
         with self.lock:
             now = self.clock.advance(delta)  # type: ignore[attr-defined]
             self._catch_up()
-            return pd.Timestamp(self.clock.now()) if now is None else pd.Timestamp(now)
+        self._clock_stepped()
+        return pd.Timestamp(self.clock.now()) if now is None else pd.Timestamp(now)
 
     def set_time(self, t: dt.datetime | str) -> pd.Timestamp:
         """Set a manual clock (never backwards) and run the engine up to it."""
         with self.lock:
             self.clock.set(t)  # type: ignore[attr-defined]
             self._catch_up()
-            return pd.Timestamp(self.clock.now())
+        self._clock_stepped()
+        return pd.Timestamp(self.clock.now())
 
     def close(self) -> None:
         with self.lock:

@@ -488,8 +488,16 @@ def _sorted_symbols() -> list[str]:
 class SimulatedMarket:
     """Deterministic prices for every US-listed equity of ``listed_assets()`` on the NYSE calendar."""
 
-    def __init__(self, hours: MarketHours | None = None, cache_blocks: int = 4096) -> None:
+    def __init__(
+        self,
+        hours: MarketHours | None = None,
+        cache_blocks: int = 4096,
+        *,
+        extra_listings: dict[str, Listing] | None = None,
+    ) -> None:
         self.hours = hours or MarketHours()
+        # Symbols priced but not listed (no asset, no REST data): the test feed's FAKEPACA.
+        self._extra = dict(extra_listings or {})
         self._cache: OrderedDict[tuple[str, int], _Block] = OrderedDict()
         self._cache_size = cache_blocks
         self._lock = threading.Lock()
@@ -515,10 +523,10 @@ class SimulatedMarket:
     # -- the path ------------------------------------------------------------------------
 
     def _listing(self, symbol: str) -> Listing:
-        try:
-            return listings()[symbol]
-        except KeyError:
-            raise KeyError(f"unknown symbol {symbol!r}") from None
+        listing = listings().get(symbol) or self._extra.get(symbol)
+        if listing is None:
+            raise KeyError(f"unknown symbol {symbol!r}")
+        return listing
 
     def _log_anchor(self, symbol: str, days: np.ndarray) -> np.ndarray:
         """Log price at the start of each block: closed form in (symbol, day)."""

@@ -129,7 +129,8 @@ class _IdleClosingProtocol(H11Protocol):
     def data_received(self, data: bytes) -> None:
         cycle = self.cycle
         super().data_received(data)
-        if self.cycle is not cycle:  # a complete request head arrived
+        upgraded = self.transport.get_protocol() is not self  # now a websocket's
+        if self.cycle is not cycle or upgraded:  # a complete request head arrived
             self._cancel_head_timer()
 
     def on_response_complete(self) -> None:
@@ -243,6 +244,11 @@ class RunningExchange:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def streams(self) -> Any:
+        """The websocket hub (its connections and price publishers), for tests and tools."""
+        return self.app.state.streams
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ask uvicorn to exit, wait for the thread, release the port and the state file."""

@@ -25,6 +25,7 @@ a lost cancel is settled by reading the order.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import re
 import uuid
@@ -59,10 +60,13 @@ from .checks import (
     PreTradeChecks,
     Quote,
     estimated_cost,
+    estimated_qty,
+    opens_short,
     run_checks,
 )
 from .frames import Account, Order
 from .journal import Journal, SubmissionQuote
+from .live import LiveAccount
 from .risk import RiskLimits, RiskState, check_risk
 from .spec import (
     MAX_CLIENT_ORDER_ID,
@@ -172,6 +176,15 @@ class Orders:
         #: Where the latest quote comes from (the checks price orders with it, the journal
         #: keeps it): the data API, unless set (``replay()`` sets its market's).
         self.quote_source: Callable[[str], SubmissionQuote | None] | None = None
+        self._live: LiveAccount | None = None
+        self._assets: dict[str, tuple[dt.date, Any]] = {}  # symbol -> (day, asset) when live
+
+    @property
+    def live(self) -> LiveAccount:
+        """The account as the trade-update stream keeps it (``kit.stream`` feeds it)."""
+        if self._live is None:
+            self._live = LiveAccount(self._call, self.journal)
+        return self._live
 
     def __repr__(self) -> str:
         return (
@@ -301,7 +314,8 @@ class Orders:
             existing = self._existing_order(body, quote=intent.quote)
             if existing is not None:
                 return existing
-        context, state, quote = self._context(spec)
+        live = self._live if self._live is not None and self._live.trusted else None
+        context, state, quote = self._live_context(spec, live) if live else self._context(spec)
         run_checks(spec, context, self.checks)
         if self.risk.any:
             check_risk(spec, self.risk, state)
@@ -309,8 +323,14 @@ class Orders:
             self.journal.intend(body, quote)
         except JournalError as failure:
             raise _not_sent(client_id, failure) from None
+        if live is not None:
+            live.placing(client_id)
         record = self._post_order(body)
-        self._journal_submitted(record, quote)
+        if live is None:
+            self._journal_submitted(record, quote)
+        else:  # the intent is on disk: the rest of the record can follow off the critical path
+            live.placed(record, _holds(spec, context), _sells(spec, context))
+            self.journal.write_later(self._journal_submitted, record, quote)
         return Order.from_json(record)
 
     def check(self, spec: OrderSpec | None = None, **fields: Any) -> OrderSpec:
@@ -576,8 +596,8 @@ class Orders:
         last_event``; ``slippage`` is dollars per share against the mid quote at
         submission, positive when the fill was worse for the trader.
         """
-        if refresh:
-            self.refresh_journal()
+        if refresh:  # (with the trade-update stream the journal is current already, but an
+            self.refresh_journal()  # update may still be in flight: the broker's word wins)
         return self.journal.history(all_venues=all_venues)
 
     def refresh_journal(self) -> None:
@@ -811,17 +831,20 @@ class Orders:
                 code=failure.code,
             ) from None
 
-    def _quote(self, symbol: str) -> SubmissionQuote | None:
-        """The latest quote, or ``None`` if the data API cannot give one.
+    def _quote(self, symbol: str, *, cached: bool = False) -> SubmissionQuote | None:
+        """The latest quote, or ``None`` if none can be had.
 
-        Read from the answer itself rather than a one-row frame: a frame costs more
-        than the request when the exchange runs in this process. A replay reads it from
-        the market it replays instead (``quote_source``): the same quote, no request.
+        From ``quote_source`` first when it has one (a replay's market, the quote stream
+        ``kit.stream`` keeps): the same quote, no request. Else the data API (its 1 s
+        cache if ``cached``), read from the answer itself rather than a one-row frame: a
+        frame costs more than the request when the exchange runs in this process.
         """
         if self.quote_source is not None:
-            return self.quote_source(symbol)
+            quote = self.quote_source(symbol)
+            if quote is not None:
+                return quote
         try:
-            payload, _ = self._data._latest("quotes/latest", [symbol], None, use_cache=False)
+            payload, _ = self._data._latest("quotes/latest", [symbol], None, use_cache=cached)
         except TradingKitError as failure:
             log.info("trading_kit: no quote for %s (%s)", symbol, failure)
             return None
@@ -834,6 +857,59 @@ class Orders:
             log.info("trading_kit: no usable quote for %s in %r", symbol, record)
             return None
 
+    def _live_context(
+        self, spec: OrderSpec, live: LiveAccount
+    ) -> tuple[MarketContext, RiskState, SubmissionQuote | None]:
+        """What the checks read, from the live account: no request in the steady state.
+
+        The quote comes from the quote stream when one is open for the symbol, else from
+        the 1 s cache; the asset is cached for the day; the clock is asked only for the
+        orders the market-hours check concerns, as on the REST path.
+        """
+        checks = self.checks
+        numbers = live.numbers(spec.symbol)
+        quote = self._quote(spec.symbol, cached=True)
+        values: dict[str, Any] = {
+            "buying_power": numbers["buying_power"],
+            "shorting_enabled": numbers["shorting_enabled"],
+            "position_qty": numbers["position_qty"],
+            "qty_available": numbers["qty_available"],
+        }
+        if quote is not None:
+            values["quote"] = Quote(Decimal(str(quote.bid)), Decimal(str(quote.ask)))
+        if checks.asset:
+            values["asset"] = self._asset_for_today(spec.symbol)
+        values.update(self._clock_values(spec))
+        context = MarketContext(**values)
+        state = RiskState(
+            market=context,
+            open_orders=numbers["open_orders"],
+            equity=numbers["equity"],
+            last_equity=numbers["last_equity"],
+        )
+        return context, state, quote
+
+    def _clock_values(self, spec: OrderSpec) -> dict[str, Any]:
+        """The market-hours check's inputs, read only for orders it concerns (ioc, fok, and
+        the auctions): one clock request, and today's session for an auction order."""
+        if not (self.checks.market_hours and spec.time_in_force in IMMEDIATE_TIFS | AUCTION_TIFS):
+            return {}
+        clock = self._call("GET", "/v2/clock")
+        values = {"is_open": bool(clock.get("is_open")), "next_open": clock.get("next_open")}
+        if spec.time_in_force in AUCTION_TIFS:
+            values.update(self._session_today(clock))
+        return values
+
+    def _asset_for_today(self, symbol: str) -> Any:
+        today = dt.datetime.now(dt.timezone.utc).date()
+        cached = self._assets.get(symbol)
+        if cached is None or cached[0] != today:
+            cached = self._assets[symbol] = (
+                today,
+                self._get_or_none(f"/v2/assets/{_segment(symbol)}"),
+            )
+        return cached[1]
+
     def _context(self, spec: OrderSpec) -> tuple[MarketContext, RiskState, SubmissionQuote | None]:
         """Fetch what the enabled checks and rules read, and nothing more."""
         checks, risk = self.checks, self.risk
@@ -843,12 +919,7 @@ class Orders:
             values["quote"] = Quote(Decimal(str(quote.bid)), Decimal(str(quote.ask)))
         if checks.asset:
             values["asset"] = self._get_or_none(f"/v2/assets/{_segment(spec.symbol)}")
-        if checks.market_hours and spec.time_in_force in IMMEDIATE_TIFS | AUCTION_TIFS:
-            clock = self._call("GET", "/v2/clock")
-            values["is_open"] = bool(clock.get("is_open"))
-            values["next_open"] = clock.get("next_open")
-            if spec.time_in_force in AUCTION_TIFS:
-                values.update(self._session_today(clock))
+        values.update(self._clock_values(spec))
         account = None
         if checks.buying_power or checks.position or checks.asset or risk.max_daily_loss:
             account = self._call("GET", "/v2/account")
@@ -1071,6 +1142,20 @@ class Orders:
             )
             return None
         return bars if len(bars) else None
+
+
+def _holds(spec: OrderSpec, context: MarketContext) -> Decimal | None:
+    """The buying power an order takes: a buy's, or a sale that opens a short."""
+    if spec.side == "buy" or opens_short(spec, context):
+        return estimated_cost(spec, context)
+    return None
+
+
+def _sells(spec: OrderSpec, context: MarketContext) -> Decimal:
+    """Shares of a long position an order holds for itself."""
+    if spec.side == "sell" and context.position_qty > 0:
+        return estimated_qty(spec, context) or Decimal(0)
+    return Decimal(0)
 
 
 def _risk_limits(risk: RiskLimits | Mapping[str, Any] | None) -> RiskLimits:

@@ -23,10 +23,12 @@ same client order id) asks the broker about it. A journal that cannot be written
 from __future__ import annotations
 
 import contextlib
+import logging
+import queue
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,8 @@ import pandas as pd
 from ..errors import JournalError
 from ..private_files import create_private
 from . import frames
+
+log = logging.getLogger("trading_kit")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS intents (
@@ -78,6 +82,8 @@ CREATE INDEX IF NOT EXISTS events_order ON events (order_id);
 EVENT_STATUSES = frozenset(
     {"filled", "canceled", "expired", "replaced", "rejected", "partially_filled"}
 )
+#: Events this kit writes about its own actions, not about what happened to the order.
+BOOKKEEPING = "'submitted', 'replacement', 'leg', 'close_position'"
 HISTORY_EXTRA = (
     "venue",
     "parent_id",
@@ -113,6 +119,56 @@ class Intent:
     quote: SubmissionQuote | None
 
 
+class _Writer:
+    """A daemon thread that runs journal writes in order, off the caller's critical path.
+
+    Only writes whose loss is recoverable go here: the record of an order the broker
+    already has (its intent was written synchronously first, so a kernel that dies
+    before this write leaves a pending intent that ``history()`` settles) and trade
+    updates (the broker keeps them too). Every read of the journal waits for the queue.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._idle = threading.Condition()
+        self._submitted = self._done = 0
+        self._thread: threading.Thread | None = None
+
+    def submit(self, write: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        with self._idle:
+            self._submitted += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="trading-kit-journal", daemon=True
+                )
+                self._thread.start()
+        self._queue.put((write, args))
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every write submitted so far is done."""
+        if self._thread is threading.current_thread():
+            return
+        with self._idle:
+            target = self._submitted
+            self._idle.wait_for(lambda: self._done >= target, timeout)
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            write, args = job  # type: ignore[misc]
+            try:
+                write(*args)
+            except JournalError as failure:
+                log.warning("trading_kit: %s", failure)
+            except Exception:  # a bug must not silence every later write
+                log.exception("trading_kit: a journal write failed")
+            with self._idle:
+                self._done += 1
+                self._idle.notify_all()
+
+
 #: The path of a journal kept in memory for as long as it lives (a replay's, by default).
 MEMORY = ":memory:"
 
@@ -142,6 +198,15 @@ class Journal:
         with self._connect(doing="open") as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+        self._writer = _Writer()
+
+    def write_later(self, write: Callable[..., Any], *args: Any) -> None:
+        """Run ``write(*args)`` on the journal's writer thread (see ``_Writer``)."""
+        self._writer.submit(write, args)
+
+    def flush(self) -> None:
+        """Wait for the writes queued with ``write_later``."""
+        self._writer.flush()
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r}, venue={self.venue!r})"
@@ -204,7 +269,9 @@ class Journal:
             )
 
     def intent(self, client_order_id: str) -> Intent | None:
-        """The recorded request with this client order id, if any (pending or not)."""
+        """The recorded request with this client order id, if any (pending or not).
+
+        (Intents are written at once, never queued: no need to wait for the writer.)"""
         with self._connect(doing="read") as db:
             row = db.execute(
                 "SELECT body, quote_bid, quote_ask, quote_time FROM intents "
@@ -215,6 +282,7 @@ class Journal:
 
     def pending(self) -> list[Intent]:
         """Requests recorded but never completed: the kernel stopped before the answer."""
+        self.flush()
         with self._connect(doing="read") as db:
             rows = db.execute(
                 "SELECT client_order_id, body, quote_bid, quote_ask, quote_time FROM intents "
@@ -248,8 +316,13 @@ class Journal:
                     "INSERT INTO orders (id, client_order_id, venue, parent_id, status, "
                     "quote_bid, quote_ask, quote_time, recorded_at, updated_at, body) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
-                    "updated_at = excluded.updated_at, body = excluded.body",
+                    # a trade update may have recorded the order first: add what it lacked
+                    # (the quote, the parent); the state is _observe's, which never regresses
+                    "ON CONFLICT(id) DO UPDATE SET "
+                    "quote_bid = COALESCE(excluded.quote_bid, orders.quote_bid), "
+                    "quote_ask = COALESCE(excluded.quote_ask, orders.quote_ask), "
+                    "quote_time = COALESCE(excluded.quote_time, orders.quote_time), "
+                    "parent_id = COALESCE(orders.parent_id, excluded.parent_id)",
                     (
                         row["id"],
                         row["client_order_id"],
@@ -274,6 +347,7 @@ class Journal:
             )
 
     def quote_of(self, order_id: str) -> SubmissionQuote | None:
+        self.flush()
         with self._connect(doing="read") as db:
             row = db.execute(
                 "SELECT quote_bid, quote_ask, quote_time FROM orders WHERE id = ?", (order_id,)
@@ -299,8 +373,10 @@ class Journal:
         event: str | None = None,
     ) -> None:
         for row in frames.flatten_orders(orders):
-            known = db.execute("SELECT status FROM orders WHERE id = ?", (row["id"],)).fetchone()
-            if known is None:
+            known = db.execute(
+                "SELECT status, body FROM orders WHERE id = ?", (row["id"],)
+            ).fetchone()
+            if known is None or _older(row, known[0], orjson.loads(known[1])):
                 continue
             status = row.get("status")
             db.execute(
@@ -314,9 +390,58 @@ class Journal:
                     (row["id"], name, status, now),
                 )
 
+    def follow(self, updates: Iterable[Any]) -> None:
+        """Record trade updates from the stream: every order of the account, ours or not.
+
+        Each update is an event at its own timestamp (``fill``, ``partial_fill``,
+        ``canceled``, ``replaced``…) and leaves the order as the update shows it, unless
+        the journal already holds a later state (a closed order never reopens, filled
+        quantities never go back). Orders placed outside trading_kit enter the journal
+        with their first update, without a quote. An update seen twice (a replay after a
+        reconnect) is recorded once.
+        """
+        with self._connect() as db:
+            for update in updates:
+                at = update.timestamp.isoformat()
+                for row, parent in _with_parents(update.order):
+                    self._follow_order(db, row, parent, at)
+                db.execute(
+                    "INSERT INTO events (order_id, event, status, at) SELECT :id, :event, "
+                    ":status, :at WHERE NOT EXISTS (SELECT 1 FROM events WHERE order_id = :id "
+                    "AND event = :event AND at = :at)",
+                    {
+                        "id": update.order_id,
+                        "event": update.event,
+                        "status": update.status,
+                        "at": at,
+                    },
+                )
+
+    def _follow_order(
+        self, db: sqlite3.Connection, row: Mapping[str, Any], parent: str | None, at: str
+    ) -> None:
+        inserted = db.execute(
+            "INSERT INTO orders (id, client_order_id, venue, parent_id, status, recorded_at, "
+            "updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+            (row["id"], row["client_order_id"], self.venue, parent, row.get("status"), at, at,
+             _dumps(row)),
+        ).rowcount  # fmt: skip
+        if inserted:  # first seen here (placed elsewhere, or its answer is not written yet)
+            return
+        status, body = db.execute(
+            "SELECT status, body FROM orders WHERE id = ?", (row["id"],)
+        ).fetchone()
+        if _older(row, status, orjson.loads(body)):
+            return
+        db.execute(
+            "UPDATE orders SET status = ?, updated_at = ?, body = ? WHERE id = ?",
+            (row.get("status"), at, _dumps(row), row["id"]),
+        )
+
     # -- reading ----------------------------------------------------------------------
     def open_since(self) -> pd.Timestamp | None:
         """Creation time of the oldest journaled order not yet in a final state."""
+        self.flush()
         with self._connect(doing="read") as db:
             rows = db.execute(
                 "SELECT body FROM orders WHERE venue = ? AND status NOT IN "
@@ -329,6 +454,7 @@ class Journal:
 
     def events(self) -> pd.DataFrame:
         """Every recorded event, oldest first: ``order_id event status at``."""
+        self.flush()
         with self._connect(doing="read") as db:
             rows = db.execute(
                 "SELECT order_id, event, status, at FROM events ORDER BY seq"
@@ -339,9 +465,14 @@ class Journal:
 
     def history(self, all_venues: bool = False) -> pd.DataFrame:
         """Journaled orders (the orders-frame columns plus ``HISTORY_EXTRA``), oldest first."""
+        self.flush()
         query = (
             "SELECT o.body, o.venue, o.parent_id, o.quote_bid, o.quote_ask, o.quote_time, "
-            "(SELECT e.event FROM events e WHERE e.order_id = o.id ORDER BY e.seq DESC LIMIT 1) "
+            # the latest event, preferring what happened to the order over this kit's own
+            # bookkeeping (the record of a submission is written after the fact when the
+            # trade-update stream is on, possibly after the fill it already reported)
+            "(SELECT e.event FROM events e WHERE e.order_id = o.id ORDER BY "
+            f"e.event IN ({BOOKKEEPING}), e.seq DESC LIMIT 1) "
             "FROM orders o"
         )
         params: tuple[Any, ...] = ()
@@ -377,6 +508,14 @@ def _intent(client_order_id: str, row: tuple[Any, ...]) -> Intent:
     body, bid, ask, time = row
     quote = None if bid is None else SubmissionQuote(bid, ask, pd.Timestamp(time) if time else None)
     return Intent(client_order_id, orjson.loads(body), quote)
+
+
+def _older(row: Mapping[str, Any], status: str | None, body: Mapping[str, Any]) -> bool:
+    """True when ``row`` is an earlier state of the order than the one held (``status``,
+    ``body``): updates can arrive after the POST's answer was written."""
+    if status in frames.TERMINAL_STATUSES and row.get("status") not in frames.TERMINAL_STATUSES:
+        return True
+    return frames.number(row.get("filled_qty") or 0) < frames.number(body.get("filled_qty") or 0)
 
 
 def _with_parents(order: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str | None]]:

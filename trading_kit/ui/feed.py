@@ -7,9 +7,10 @@ however many widgets are open, and hands each subscriber the same
 :class:`AccountUpdate`. The thread starts with the first subscriber and stops when the
 last one leaves (a widget's ``close()``) or the process exits.
 
-Polling is today's only source. A websocket stream (trade updates, bars, quotes) can
-replace :meth:`AccountFeed.fetch` later by calling :meth:`AccountFeed.publish` with
-the same ``AccountUpdate``: the widgets do not change.
+The feed follows the account's streams (:class:`~.stream_source.StreamSource`): trade
+updates, quotes, trades and bars from the websockets, each change published as it
+arrives, with no timer at all. Only when no stream can be opened does it poll, once per
+interval, and it says so once. Either way the widgets get the same ``AccountUpdate``.
 
 Updates are numbered when their read starts, and one older than an update already
 published is dropped: a poll that began before a replace cannot redraw the replaced
@@ -31,6 +32,7 @@ import pandas as pd
 from ..errors import TradingKitError
 from ..orders.frames import TERMINAL_STATUSES
 from .poller import Poller
+from .stream_source import StreamSource
 
 log = logging.getLogger("trading_kit")
 
@@ -115,6 +117,7 @@ class AccountFeed:
 
     _feeds: ClassVar[dict[int, AccountFeed]] = {}
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+    _said_polling: ClassVar[bool] = False
 
     def __init__(self, data: Any, orders: Any = None, *, interval: float | None = None) -> None:
         self.data = data
@@ -127,6 +130,7 @@ class AccountFeed:
         self._published = -1
         self._numbers = itertools.count()
         self._poller: Poller | None = None
+        self._source: StreamSource | None = None
 
     @classmethod
     def of(cls, data: Any, orders: Any = None) -> AccountFeed:
@@ -153,7 +157,12 @@ class AccountFeed:
     # -- subscribers ------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._poller is not None and self._poller.running
+        return self.streaming or (self._poller is not None and self._poller.running)
+
+    @property
+    def streaming(self) -> bool:
+        """True while the streams, not a timer, keep the widgets current."""
+        return self._source is not None
 
     @property
     def subscribers(self) -> int:
@@ -171,29 +180,73 @@ class AccountFeed:
         with self._lock:
             self._subscribers.append(subscription)
             if not self.running:
-                self._poller = Poller(
-                    self.interval, self._tick, self._failed, name="trading-kit-feed"
-                )
+                self._start()
+            else:
+                self._follow_interests()
         return subscription
+
+    def _start(self) -> None:
+        """Follow the streams; poll only if they cannot be opened (and say so, once)."""
+        source = StreamSource(self)
+        try:
+            source.open()
+            self._source = source
+            self._follow_interests()
+        except TradingKitError as failure:
+            source.close()
+            self._source = None
+            self._poll(failure)
+
+    def _follow_interests(self) -> None:
+        if self._source is None:
+            return
+        symbols, series = self._interests()
+        try:
+            self._source.interests(symbols, series)
+        except TradingKitError as failure:  # e.g. more symbols than the feed allows
+            source, self._source = self._source, None
+            source.close()
+            self._poll(failure)
+
+    def _poll(self, why: TradingKitError) -> None:
+        if not AccountFeed._said_polling:
+            AccountFeed._said_polling = True
+            log.warning(
+                "trading_kit: the widgets poll every %gs: no stream could be opened (%s)",
+                self.interval,
+                why,
+            )
+        self._poller = Poller(self.interval, self._tick, self._failed, name="trading-kit-feed")
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         with AccountFeed._registry_lock, self._lock:
             if subscription in self._subscribers:
                 self._subscribers.remove(subscription)
             if self._subscribers:
+                self._follow_interests()
                 return
             poller, self._poller = self._poller, None
+            source, self._source = self._source, None
             for key in [k for k, f in AccountFeed._feeds.items() if f is self]:
                 del AccountFeed._feeds[key]  # the next widget starts afresh
+        if source is not None:
+            source.close()
         if poller is not None:  # joined outside the locks: a tick in progress needs them
             poller.stop()
 
     def stop(self) -> None:
-        """Stop polling (the next subscriber starts it again)."""
+        """Stop following the streams or polling (the next subscriber starts it again)."""
         with self._lock:
             poller, self._poller = self._poller, None
+            source, self._source = self._source, None
+        if source is not None:
+            source.close()
         if poller is not None:
             poller.stop()
+
+    def next_seq(self) -> int:
+        """The number of the next update (updates older than one published are dropped)."""
+        return next(self._numbers)
 
     # -- reading ----------------------------------------------------------------------
     def fetch(
