@@ -30,21 +30,32 @@ TICK_PREFETCH = pd.Timedelta(days=1)
 #: How far into a market's data its first trade is looked for.
 FIRST_TRADE_LOOKBACK = pd.Timedelta(days=5)
 _CACHE_LIMIT = 4096
+_NO_TIMES = np.empty(0, np.int64)
 
 
 class _Block:
-    """The quotes and trades of one symbol in one block of time."""
+    """The quotes and trades of one symbol in one block of time.
+
+    A market that holds its prices as arrays (``ReplayMarket.price_arrays``) hands out
+    views of them; any other is asked for its quote and trade frames.
+    """
 
     def __init__(self, market: Market, symbol: str, start_ns: int, length_ns: int) -> None:
         start = pd.Timestamp(start_ns, tz="UTC")
         end = pd.Timestamp(start_ns + length_ns, tz="UTC")
-        quotes = market.quotes(symbol, start, end)
-        trades = market.trades(symbol, start, end)
-        self.quote_times = quotes.index.as_unit("ns").asi8 if len(quotes) else np.empty(0, "i8")
-        self.bid = quotes["bid_price"].to_numpy(np.float64)
-        self.ask = quotes["ask_price"].to_numpy(np.float64)
-        self.trade_times = trades.index.as_unit("ns").asi8 if len(trades) else np.empty(0, "i8")
-        self.price = trades["price"].to_numpy(np.float64)
+        arrays = getattr(market, "price_arrays", None)
+        if arrays is not None:
+            self.quote_times, self.bid, self.ask, self.trade_times, self.price = arrays(
+                symbol, start, end
+            )
+        else:
+            quotes = market.quotes(symbol, start, end)
+            trades = market.trades(symbol, start, end)
+            self.quote_times = quotes.index.as_unit("ns").asi8 if len(quotes) else _NO_TIMES
+            self.bid = quotes["bid_price"].to_numpy(np.float64)
+            self.ask = quotes["ask_price"].to_numpy(np.float64)
+            self.trade_times = trades.index.as_unit("ns").asi8 if len(trades) else _NO_TIMES
+            self.price = trades["price"].to_numpy(np.float64)
         self.before: tuple[float, float] | None = None  # the quote before the first row
         self.trade_before: float | None = None
 
@@ -72,7 +83,8 @@ class Prices:
             if len(self._blocks) >= _CACHE_LIMIT:
                 self._blocks.clear()
             block = self._blocks[key] = _Block(self.market, symbol, start_ns, self.block_ns)
-        i = int(np.searchsorted(block.quote_times, t_ns, side="right")) - 1
+        # the arrays' own method: numpy's function wrapper costs more than the search
+        i = int(block.quote_times.searchsorted(t_ns, side="right")) - 1
         if i >= 0:
             bid, ask = float(block.bid[i]), float(block.ask[i])
         else:
@@ -82,7 +94,7 @@ class Prices:
                     raise bad_request(f"no market data for {symbol} at {rfc3339(t)}")
                 block.before = (float(quote["bid_price"]), float(quote["ask_price"]))
             bid, ask = block.before
-        j = int(np.searchsorted(block.trade_times, t_ns, side="right")) - 1
+        j = int(block.trade_times.searchsorted(t_ns, side="right")) - 1
         if j >= 0:
             price = float(block.price[j])
         else:
