@@ -213,18 +213,23 @@ class Books:
         """
         exchange = self.exchange
         with exchange.lock:
-            exchange.clock.set(now)
+            now = exchange.clock.set(now)
             if self.engine.has_open_orders:
-                self._now = exchange.run(self._read)
+                self._now = exchange.run(self._read, now)
             else:
-                self._now = self._read()
+                self._now = self._read(now)
         return self._now[1]
 
-    def _read(self) -> tuple[float, dict[str, float]]:
+    def _read(self, now: pd.Timestamp | None = None) -> tuple[float, dict[str, float]]:
+        """Equity and positions at ``now`` (the clock's time when not given)."""
         engine = self.engine
-        now = engine.now()
-        equity = float(engine.ledger.equity(lambda symbol: engine.last_price(symbol, now)))
-        return equity, {symbol: float(p.qty) for symbol, p in engine.positions.items()}
+        positions = engine.positions
+        if not positions:  # flat: the cash is the equity
+            return float(engine.cash), {}
+        at = engine.now() if now is None else now
+        last = engine.prices.last
+        equity = float(engine.ledger.equity(lambda symbol: last(symbol, at)))
+        return equity, {symbol: float(p.qty) for symbol, p in positions.items()}
 
     def account(self) -> tuple[float, float]:
         """Cash and equity now."""
