@@ -107,7 +107,8 @@ def _run(
     counts = tape.counts.tolist()
     everyone = list(range(len(symbols)))
     full = tape.closes.all(axis=1).tolist()  # every symbol has a bar: the usual step
-    ends = (tape.steps + step_ns).tolist()
+    # each step's end as a Timestamp: boxed by the index in bulk, not one by one
+    ends = pd.DatetimeIndex((tape.steps + step_ns).view("datetime64[ns]")).tz_localize("UTC")
     total = len(ends)
     every = max(1, total // PROGRESS_UPDATES)
     bar = tqdm(total=total, unit="step", desc="replay", disable=not progress, leave=False)
@@ -115,8 +116,7 @@ def _run(
     done = 0
     moved = False  # the clock is at step ``done``: its books must be recorded
     try:
-        for k in range(total):
-            now = pd.Timestamp(ends[k], tz="UTC")
+        for k, now in enumerate(ends):
             positions = books.step_to(now)
             moved = True
             for history, count in zip(histories.values(), counts[k], strict=True):
