@@ -231,6 +231,16 @@ class Books:
         equity = float(engine.ledger.equity(lambda symbol: last(symbol, at)))
         return equity, {symbol: float(p.qty) for symbol, p in positions.items()}
 
+    def _read_caught_up(self) -> tuple[float, dict[str, float]]:
+        """The books after the strategy's requests: each caught the engine up to the
+        clock, so they are read as they stand (through the exchange when they are not)."""
+        exchange, engine = self.exchange, self.engine
+        with exchange.lock:
+            now = exchange.clock.now()
+            if engine.cursor == now:
+                return self._read(now)
+        return exchange.run(self._read)
+
     def account(self) -> tuple[float, float]:
         """Cash and equity now."""
         return self.exchange.run(lambda: (float(self.engine.cash), self._read()[0]))
@@ -250,7 +260,7 @@ class Books:
     def record(self, *, changed: bool) -> None:
         """Equity and positions after a step: read again only if the strategy made a
         request (nothing else changes the books between two clock steps)."""
-        equity, positions = self.exchange.run(self._read) if changed else self._now
+        equity, positions = self._read_caught_up() if changed else self._now
         held = [0.0] * len(self.symbols)
         for symbol, qty in positions.items():
             held[self._column[symbol]] = qty
