@@ -203,6 +203,8 @@ class Books:
         self._equity: list[float] = []
         self._held: list[list[float]] = []
         self._now: tuple[float, dict[str, float]] = (0.0, {})
+        self._fills_seen = (0, -1)  # the ledger and its fills when _held_now was read
+        self._held_now: dict[str, float] = {}
 
     def step_to(self, now: pd.Timestamp) -> dict[str, float]:
         """Move the clock to ``now`` and read equity and positions, in one locked step.
@@ -223,13 +225,16 @@ class Books:
     def _read(self, now: pd.Timestamp | None = None) -> tuple[float, dict[str, float]]:
         """Equity and positions at ``now`` (the clock's time when not given)."""
         engine = self.engine
-        positions = engine.positions
-        if not positions:  # flat: the cash is the equity
-            return float(engine.cash), {}
+        ledger = engine.ledger
+        fills = (id(ledger), len(ledger.fills))  # positions change only with a fill
+        if fills != self._fills_seen:
+            self._fills_seen = fills
+            self._held_now = {symbol: float(p.qty) for symbol, p in ledger.positions.items()}
+        if not self._held_now:  # flat: the cash is the equity
+            return float(ledger.cash), {}
         at = engine.now() if now is None else now
         last = engine.prices.last
-        equity = float(engine.ledger.equity(lambda symbol: last(symbol, at)))
-        return equity, {symbol: float(p.qty) for symbol, p in positions.items()}
+        return float(ledger.equity(lambda symbol: last(symbol, at))), dict(self._held_now)
 
     def _read_caught_up(self) -> tuple[float, dict[str, float]]:
         """The books after the strategy's requests: each caught the engine up to the
