@@ -253,11 +253,10 @@ class Books:
     def quote(self, symbol: str) -> SubmissionQuote | None:
         """The replayed market's latest quote, as the data API would answer it (it reads
         the market at the clock's time, nothing of the books)."""
-        market = self.exchange.market
+        if symbol not in self._column:  # the market replays the tape's symbols, no others
+            return None
         with self.exchange.lock:
-            if market.asset(symbol) is None:
-                return None
-            quote = market.quote_at(symbol, self.exchange.clock.now())
+            quote = self.exchange.market.quote_at(symbol, self.exchange.clock.now())
         if quote is None:
             return None
         return SubmissionQuote(quote["bid_price"], quote["ask_price"], quote["t"])
