@@ -19,9 +19,11 @@ and returns what was replayed so far (``result.interrupted``).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +83,8 @@ def replay(
     books = Books(exchange, tape.symbols)
     kit.orders.quote_source = books.quote
     began = time.perf_counter()
-    done, interrupted = _run(tape, on_bar, kit, books, exchange.market.step_ns, progress)
+    with _collector_spares_the_heap():
+        done, interrupted = _run(tape, on_bar, kit, books, exchange.market.step_ns, progress)
     elapsed = time.perf_counter() - began
     return ReplayResult(
         equity=books.equity_series(tape, exchange.market.step_ns, done),
@@ -155,6 +158,27 @@ def _run(
     finally:
         bar.close()
     return done, False
+
+
+@contextlib.contextmanager
+def _collector_spares_the_heap() -> Iterator[None]:
+    """Leave what the program held before the replay (pandas, the bars, the exchange's
+    state) out of the garbage collector's passes while it runs (``gc.freeze``).
+
+    A replay allocates and drops millions of small objects; every so often that sets
+    off a full pass, which walks the whole heap and finds no garbage in the part that
+    was there before: about a tenth of a year of minutes went to it. Objects made during
+    the replay are collected as usual; the heap is unfrozen afterwards. A program that
+    froze its heap itself (before forking, say) is left as it is.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _callable(strategy: Any) -> Strategy:
