@@ -225,7 +225,7 @@ class Books:
         self.symbols = symbols
         self._column = {symbol: j for j, symbol in enumerate(symbols)}
         self._equity: list[float] = []
-        self._held: list[list[float]] = []
+        self._held: list[dict[str, float]] = []
         self._now: tuple[float, dict[str, float]] = (0.0, {})
         self._fills_seen = (0, -1)  # the ledger and its fills when _held_now was read
         self._held_now: dict[str, float] = {}
@@ -289,11 +289,8 @@ class Books:
         """Equity and positions after a step: read again only if the strategy made a
         request (nothing else changes the books between two clock steps)."""
         equity, positions = self._read_caught_up() if changed else self._now
-        held = [0.0] * len(self.symbols)
-        for symbol, qty in positions.items():
-            held[self._column[symbol]] = qty
         self._equity.append(equity)
-        self._held.append(held)
+        self._held.append(positions)  # laid out as columns once, by positions_frame
 
     def equity_series(self, tape: Tape, step_ns: int, done: int) -> pd.Series:
         """Equity at each step's end (its bars' close), this step's fills included."""
@@ -304,7 +301,11 @@ class Books:
     def positions_frame(self, tape: Tape, step_ns: int, done: int) -> pd.DataFrame:
         stamps = (tape.steps[:done] + step_ns).view("datetime64[ns]")
         index = pd.DatetimeIndex(stamps, name="timestamp").tz_localize("UTC")
-        held = np.array(self._held[:done], dtype="float64").reshape(done, len(self.symbols))
+        held = np.zeros((done, len(self.symbols)), dtype="float64")
+        column = self._column
+        for k, positions in enumerate(self._held[:done]):
+            for symbol, qty in positions.items():
+                held[k, column[symbol]] = qty
         return pd.DataFrame(held, index=index, columns=pd.Index(self.symbols, name="symbol"))
 
     def fills(self) -> pd.DataFrame:
