@@ -239,3 +239,27 @@ def test_command_line_shows_and_clears_the_cache(md: MarketData, tmp_path: Path)
         [*run, "info", "--path", path], capture_output=True, text=True, check=True
     )
     assert "0 entries" in shown.stdout
+
+
+def test_every_frame_saves_to_parquet_with_its_provenance(
+    md: MarketData, stub: StubServer, tmp_path: Path
+) -> None:
+    """Researchers save what they fetch: the attrs pandas stores with the file must be
+    plain JSON, and ``fetched_at`` still reads back as the time of the fetch."""
+    before = pd.Timestamp.now(tz="UTC")
+    fetched = {
+        "bars": md.get_bars(["AAPL", "MSFT"], "1Day", start="2024-01-02", end="2024-02-01"),
+        "live_bars": md.get_bars("AAPL", "1Hour", start="2024-03-01"),
+        "quotes": md.get_multi_quotes(["AAPL", "MSFT"]),
+        "trade": md.get_latest_trade("AAPL"),
+        "snapshots": md.get_snapshots(["AAPL"]),
+    }
+    for name, frame in fetched.items():
+        path = tmp_path / f"{name}.parquet"
+        frame.to_parquet(path)
+        back = pd.read_parquet(path)
+        pd.testing.assert_frame_equal(
+            back, frame, check_freq=False, check_dtype=False, check_index_type=False
+        )
+        assert back.attrs["from_cache"] is False
+        assert before <= pd.Timestamp(back.attrs["fetched_at"]) <= pd.Timestamp.now(tz="UTC")

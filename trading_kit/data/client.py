@@ -41,7 +41,7 @@ class MarketData:
     none at all, requests go to the embedded local exchange. Every call goes through
     one cached, rate-limited, retrying HTTP stack (``trading_kit.http``), and every
     returned frame records where it came from in ``df.attrs``: ``from_cache``,
-    ``stale`` and ``fetched_at``.
+    ``stale`` and ``fetched_at`` (an RFC 3339 string; ``pd.Timestamp()`` reads it).
     """
 
     def __init__(
@@ -193,10 +193,8 @@ class MarketData:
             pages.append(frames.frame_page("bars", live))
             from_cache = from_cache and live.attrs["from_cache"]
             stale = live.attrs["stale"]
-            times.append(live.attrs["fetched_at"])
-        frame = frames.series_frame("bars", pages)
-        frame.attrs.update(from_cache=from_cache, stale=stale, fetched_at=min(times))
-        return frame
+            times.append(pd.Timestamp(live.attrs["fetched_at"]))
+        return _provenance(frames.series_frame("bars", pages), from_cache, stale, min(times))
 
     def get_quotes(
         self,
@@ -474,16 +472,22 @@ def _rows(page: frames.Page) -> int:
     return page.rows
 
 
+def _provenance(
+    frame: pd.DataFrame, from_cache: bool, stale: bool, fetched_at: pd.Timestamp
+) -> pd.DataFrame:
+    """``df.attrs`` as plain JSON values (``fetched_at`` in RFC 3339), so ``to_parquet``
+    and ``to_json``, which store the attrs, keep working on every frame we return."""
+    frame.attrs.update(from_cache=from_cache, stale=stale, fetched_at=rfc3339(fetched_at))
+    return frame
+
+
 def _with_provenance(frame: pd.DataFrame, responses: Sequence[requests.Response]) -> pd.DataFrame:
     """Record in ``frame.attrs`` where the data came from; warn if any of it is stale."""
     cached = [bool(getattr(r, "from_cache", False)) for r in responses]
     stale = [bool(getattr(r, "served_stale", False)) for r in responses]
     now = pd.Timestamp.now(tz="UTC")
     times = [_created_at(r) if c else now for r, c in zip(responses, cached, strict=True)]
-    fetched_at = min(times) if times else now
-    frame.attrs.update(
-        from_cache=bool(cached) and all(cached), stale=any(stale), fetched_at=fetched_at
-    )
+    _provenance(frame, bool(cached) and all(cached), any(stale), min(times) if times else now)
     if any(stale):
         age = now - min(t for t, s in zip(times, stale, strict=True) if s)
         warnings.warn(
