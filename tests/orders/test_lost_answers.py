@@ -43,7 +43,7 @@ def test_close_position_with_its_answer_lost_closes_once(
     assert order.qty == 10 - expected
     assert position(direct) == expected
     assert closing_orders(direct) == 1
-    assert direct.history().loc[order.id, "last_event"] in ("close_position", "filled")
+    assert direct.history().loc[order.id, "last_event"] in ("close_position", "fill")
 
 
 def test_close_position_lost_on_the_way_is_not_sent_blindly(
