@@ -36,7 +36,16 @@ from filelock import FileLock
 
 from ..errors import CacheWarning, DatasetError
 from . import frames
-from .bar_store import LOCK, BarStore, DatasetParams, Manifest, SymbolState, merged, missing
+from .bar_store import (
+    BY_FETCH,
+    LOCK,
+    BarStore,
+    DatasetParams,
+    Manifest,
+    SymbolState,
+    merged,
+    missing,
+)
 
 #: Fetch the pages of bars for (symbols, first, last) (UTC ns, inclusive), HTTP cache bypassed.
 Fetch = Callable[[list[str], int, int], list[frames.Page]]
@@ -239,14 +248,15 @@ class HistoryCache:
         with self._lock:
             store = self._stores.get(path)
             if store is None:
-                store = self._stores[path] = BarStore(path, params)
+                store = self._stores[path] = BarStore(path, params, layout=BY_FETCH)
             return store
 
     # -- what cache.info() and cache.clear() see -------------------------------------------
     def entries(self) -> int:
-        """Parquet files held (one per symbol, year and fetched range)."""
+        """Parquet files held (one per fetched range and year; per symbol too in stores
+        written before the by_fetch layout)."""
         self.flush()
-        return sum(1 for _ in self.root.glob("*/*/symbol=*/year=*/part-*.parquet"))
+        return sum(1 for _ in self.root.glob("*/*/**/year=*/part-*.parquet"))
 
     def size_bytes(self) -> int:
         self.flush()
