@@ -154,7 +154,10 @@ def test_stale_data_is_served_with_a_warning_when_the_server_fails(
     make_stack: Callable[..., HttpStack], stub: StubServer
 ) -> None:
     md = MarketData(stack=make_stack(max_attempts=2))
-    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=False) as clock:
+    # the stand-in's own clock, mid-session: ten minutes later is the same session (from
+    # real time, the test failed in the ten minutes before midnight in New York, when the
+    # shift crossed into a new session and a new day of history was asked of the failing server)
+    with time_machine.travel(stub.now, tick=False) as clock:
         md.get_bars("AAPL", "1Hour", start="2024-03-01")
         clock.shift(dt.timedelta(minutes=10))
         stub.state.fail_next(("status", 503), ("status", 503))
