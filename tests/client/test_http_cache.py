@@ -45,8 +45,10 @@ def test_snapshot_ttl_is_two_seconds(md: MarketData, stub: StubServer) -> None:
 
 def test_live_bars_expire_after_five_minutes(md: MarketData, stub: StubServer) -> None:
     """An open-ended request is two: the history before today's session (kept decoded,
-    for good) and the live edge from the session start (kept 5 minutes)."""
-    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=False) as clock:
+    for good) and the live edge from the session start (kept 5 minutes). The clocks are
+    the stand-in's, mid-session: from real time, the shifts crossed into a new session in
+    the minutes before midnight in New York, and a new day of history was asked."""
+    with time_machine.travel(stub.now, tick=False) as clock:
         md.get_bars("AAPL", "1Hour", start="2024-03-01")
         assert len(stub.state.seen) == 2
         clock.shift(dt.timedelta(minutes=4))
