@@ -207,8 +207,13 @@ def _columns(
         if dtype == "object":
             column = np.empty(len(values), dtype=object)
             column[:] = values
+        elif dtype == "int64":
+            try:
+                column = np.array(values, dtype="int64")  # counts are whole numbers
+            except (TypeError, OverflowError):  # a null among them
+                column = typed(np.array(values, dtype="float64"), dtype)
         else:
-            column = typed(np.array(values, dtype="float64"), dtype)
+            column = np.array(values, dtype="float64")
         columns[name] = column
     return columns
 
