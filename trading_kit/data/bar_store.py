@@ -518,20 +518,23 @@ class BarStore:
             found.extend(sorted(overlapping))
         return [path for _, _, path in found]
 
-    def read_page(self, symbols: Iterable[str], lo: int, hi: int) -> frames.Page:
-        """Bars of ``symbols`` in [lo, hi] as columns per symbol.
+    def read_pages(self, symbols: Iterable[str], lo: int, hi: int) -> list[frames.Page]:
+        """Bars of ``symbols`` in [lo, hi] as pages of columns per symbol (a symbol's
+        pages never overlap; ``series_frame`` joins them).
 
         Only the files whose names overlap [lo, hi] are opened. by_symbol files are read
         in one multi-threaded dataset scan, the symbol taken from the directory names as
-        any Hive reader takes it; by_fetch files directly, only the row groups whose
-        statistics may hold the symbols and times asked, the symbols read as codes."""
+        any Hive reader takes it; by_fetch files directly, one page each (views of what
+        was read, not copies), only the row groups whose statistics may hold the symbols
+        and times asked, the symbols read as codes."""
         wanted = sorted(set(symbols))
         paths = self.files(wanted, lo, hi)
         lo -= lo % MICROSECOND  # the files' precision
-        if not paths:
-            return frames.Page({}, None, 0)
         if self.layout == BY_FETCH:
-            return _within(table_page(_read_by_fetch(paths, wanted, lo, hi)), wanted, lo, hi)
+            tables = _read_by_fetch(paths, wanted, lo, hi)
+            return [_within(table_page(table), wanted, lo, hi) for table in tables]
+        if not paths:
+            return []
         stamp = SCHEMA.field("timestamp").type
         table = pads.dataset(
             [str(p) for p in paths],
@@ -543,11 +546,12 @@ class BarStore:
             filter=(pc.field("timestamp") >= pa.scalar(lo // MICROSECOND, stamp))
             & (pc.field("timestamp") <= pa.scalar(hi // MICROSECOND, stamp)),
         )
-        return _within(table_page(table), wanted, lo, hi)
+        return [_within(table_page(table), wanted, lo, hi)]
 
 
-def _read_by_fetch(paths: list[Path], wanted: list[str], lo: int, hi: int) -> pa.Table:
-    """The row groups of by_fetch files that may hold bars of ``wanted`` in [lo, hi]."""
+def _read_by_fetch(paths: list[Path], wanted: list[str], lo: int, hi: int) -> list[pa.Table]:
+    """The row groups of by_fetch files that may hold bars of ``wanted`` in [lo, hi],
+    a table per file."""
     tables = []
     for path in paths:
         file = pq.ParquetFile(path, read_dictionary=["symbol"])
@@ -558,9 +562,7 @@ def _read_by_fetch(paths: list[Path], wanted: list[str], lo: int, hi: int) -> pa
         ]
         if groups:
             tables.append(file.read_row_groups(groups, columns=["symbol", *SCHEMA.names]))
-    if not tables:
-        return SCHEMA.insert(0, SYMBOL_FIELD).empty_table()
-    return pa.concat_tables(tables)
+    return tables
 
 
 def _may_hold(group: pq.RowGroupMetaData, wanted: list[str], lo: int, hi: int) -> bool:

@@ -210,8 +210,9 @@ class HistoryCache:
             whole = set(groups.get(((first, last),), []))  # nothing of theirs stored before
             stored = [s for s in symbols if s not in whole]
             if stored:
-                for symbol, part in store.read_page(stored, first, last).columns.items():
-                    pieces.setdefault(symbol, []).append(part)
+                for page in store.read_pages(stored, first, last):
+                    for symbol, part in page.columns.items():
+                        pieces.setdefault(symbol, []).append(part)
             states = [store.manifest.symbols.get(s) for s in symbols]
             stamps = [s.fetched_at for s in states if s is not None and s.fetched_at is not None]
         if fetched:
