@@ -63,8 +63,9 @@ from filelock import FileLock, Timeout
 from ..errors import DatasetError
 from . import frames
 
-FORMAT = 1  # a by_symbol manifest; 2: by_fetch (a version knowing only 1 refuses it)
+FORMAT = 1  # of the files' key-value metadata
 BY_SYMBOL, BY_FETCH = "by_symbol", "by_fetch"
+#: the manifest's format per layout: a version that knows only 1 refuses a by_fetch store
 FORMATS = {BY_SYMBOL: 1, BY_FETCH: 2}
 MANIFEST = "_trading_kit.json"
 LOCK = "_trading_kit.lock"
@@ -82,8 +83,6 @@ SCHEMA = pa.schema(
 )
 SYMBOL_FIELD = pa.field("symbol", pa.string())
 PARTITIONING = pads.partitioning(pa.schema([SYMBOL_FIELD, ("year", pa.int32())]), flavor="hive")
-#: by_fetch files read their symbol column as Arrow dictionary codes: nothing to hash
-BY_FETCH_FORMAT = pads.ParquetFileFormat(read_options={"dictionary_columns": ["symbol"]})
 MICROSECOND = 1_000  # ns: the wire's precision, so the step between adjacent ranges
 Interval = tuple[int, int]  # inclusive, UTC nanoseconds
 
@@ -646,10 +645,6 @@ def _range_of(name: str) -> tuple[int, int]:
     first, last = name[len("part-") : -len(".parquet")].split("-")[:2]
     to_ns = lambda text: pd.Timestamp(text).value  # noqa: E731
     return to_ns(first), to_ns(last) + 999_999_999
-
-
-def _range_of_path(path: Path) -> tuple[int, int]:
-    return _range_of(path.name)
 
 
 def _year(ns: int) -> int:
