@@ -11,14 +11,16 @@ our warm fetch in a *new process* (a fresh interpreter
 that has only the files on disk; timed from the call, imports done), and the same in a
 new process through the JSON (HTTP) cache, the path history took before the decoded store
 (adjusted bars still take it). Targets: warm in a new process ≤ 0.2× the floor, cold
-≤ 1.1× the floor.
+≤ 1.1× the floor. Floor and cold runs alternate, so a busy moment of a shared machine
+falls on both; ratios are given in wall time and in CPU time of the measured process
+(which a busy machine disturbs less).
 
 Part 3: what the SQLite HTTP cache adds per 10,000-bar page when it keeps a response.
 
 The stand-in serves pre-encoded bodies (``memoise``), so the server's cost is the same
 small constant for every path. Medians of ``--runs``.
 
-    python bench/bench_market_data.py [--runs 3]
+    python bench/bench_market_data.py [--runs 3] [--only-two]
 """
 
 from __future__ import annotations
