@@ -45,8 +45,10 @@ def test_snapshot_ttl_is_two_seconds(md: MarketData, stub: StubServer) -> None:
 
 def test_live_bars_expire_after_five_minutes(md: MarketData, stub: StubServer) -> None:
     """An open-ended request is two: the history before today's session (kept decoded,
-    for good) and the live edge from the session start (kept 5 minutes)."""
-    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=False) as clock:
+    for good) and the live edge from the session start (kept 5 minutes). The clocks are
+    the stand-in's, mid-session: from real time, the shifts crossed into a new session in
+    the minutes before midnight in New York, and a new day of history was asked."""
+    with time_machine.travel(stub.now, tick=False) as clock:
         md.get_bars("AAPL", "1Hour", start="2024-03-01")
         assert len(stub.state.seen) == 2
         clock.shift(dt.timedelta(minutes=4))
@@ -154,7 +156,10 @@ def test_stale_data_is_served_with_a_warning_when_the_server_fails(
     make_stack: Callable[..., HttpStack], stub: StubServer
 ) -> None:
     md = MarketData(stack=make_stack(max_attempts=2))
-    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=False) as clock:
+    # the stand-in's own clock, mid-session: ten minutes later is the same session (from
+    # real time, the test failed in the ten minutes before midnight in New York, when the
+    # shift crossed into a new session and a new day of history was asked of the failing server)
+    with time_machine.travel(stub.now, tick=False) as clock:
         md.get_bars("AAPL", "1Hour", start="2024-03-01")
         clock.shift(dt.timedelta(minutes=10))
         stub.state.fail_next(("status", 503), ("status", 503))

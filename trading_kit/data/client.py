@@ -153,6 +153,8 @@ class MarketData:
             history_end = min(end, history_end)
         pages: list[frames.Page] = []  # each symbol's history, then its live edge
         from_cache, stale, times = True, False, []
+        history, read = self._history, None
+        assert history is not None  # get_bars comes here only with a history cache
         if start <= history_end:
 
             def fetch(symbols: list[str], first: int, last: int) -> list[frames.Page]:
@@ -165,7 +167,7 @@ class MarketData:
 
             kind = DatasetParams(params["timeframe"], "raw", params["feed"])
             try:
-                read = self._history.read(  # type: ignore[union-attr]
+                read = history.read(
                     self._stack.settings.data_url,
                     kind,
                     names,
@@ -183,18 +185,28 @@ class MarketData:
                 )
                 return self._series("bars", names, params, None, True, progress)
             self._stack.count(hits=0 if read.fetched_pages else 1, misses=read.fetched_pages)
-            pages.append(read.page)
+            pages.extend(read.pages)
             from_cache = not read.fetched_pages
             times.append(read.fetched_at or pd.Timestamp.now(tz="UTC"))
-        if end is None or end >= cut:
-            live = self._series(
-                "bars", names, {**params, "start": rfc3339(max(start, cut))}, None, True, progress
-            )
-            pages.append(frames.frame_page("bars", live))
-            from_cache = from_cache and live.attrs["from_cache"]
-            stale = live.attrs["stale"]
-            times.append(pd.Timestamp(live.attrs["fetched_at"]))
-        return _provenance(frames.series_frame("bars", pages), from_cache, stale, min(times))
+        try:
+            if end is None or end >= cut:
+                live = self._series(
+                    "bars",
+                    names,
+                    {**params, "start": rfc3339(max(start, cut))},
+                    None,
+                    True,
+                    progress,
+                )
+                pages.append(frames.frame_page("bars", live))
+                from_cache = from_cache and live.attrs["from_cache"]
+                stale = live.attrs["stale"]
+                times.append(pd.Timestamp(live.attrs["fetched_at"]))
+            frame = frames.series_frame("bars", pages)
+            return _provenance(frame, from_cache, stale, min(times))
+        finally:  # the frame first, then the fetched history is stored behind the call
+            if read is not None:
+                history.keep(read)
 
     def get_quotes(
         self,
