@@ -25,6 +25,7 @@ Numbers are for comparison within one run (the machine is shared); report ratios
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import statistics
@@ -33,8 +34,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import requests
@@ -319,13 +321,34 @@ def session_throughput(n_orders: int) -> tuple[float, float, int, int]:
     return seconds, cpu, fills, opened
 
 
+@contextlib.contextmanager
+def requests_sent_by_this_thread() -> Iterator[Callable[[], int]]:
+    """Count the HTTP requests this thread puts on the wire (cache hits are not sent).
+
+    Only the caller's thread: the live account's background re-reads (after orders placed
+    by the other paths change it) are not the cost of an order on this path.
+    """
+    me, sent = threading.get_ident(), [0]
+    original = requests.adapters.HTTPAdapter.send
+
+    def send(adapter: Any, request: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == me:
+            sent[0] += 1
+        return original(adapter, request, **kwargs)
+
+    requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
+    try:
+        yield lambda: sent[0]
+    finally:
+        requests.adapters.HTTPAdapter.send = original  # type: ignore[method-assign]
+
+
 def validated_orders(n: int, rounds: int) -> dict[str, tuple[list[float], float]]:
     """``place_order`` with every check on, with and without the trade-update stream, against
     alpaca-py's ``submit_order``: ms per resting limit order, and requests per order."""
     import tempfile
 
     import trading_kit as tk
-    from trading_kit.orders import Orders
 
     exchange = Exchange(
         SimulatedMarket(), ManualClock(OPEN + pd.Timedelta(minutes=30)), partial_fills=False
@@ -340,13 +363,16 @@ def validated_orders(n: int, rounds: int) -> dict[str, tuple[list[float], float]
             "bench", "bench", trading_url=running.url, data_url=running.url,
             cache_path=f"{tmp}/cache.sqlite",
         )  # fmt: skip
-        rest = Orders(stack=kit.orders._stack)  # no stream: every check reads over REST
+        # No stream: every check reads over REST (a kit of its own, without streams).
+        rest = tk.connect(
+            "bench", "bench", trading_url=running.url, data_url=running.url,
+            cache_path=f"{tmp}/rest-cache.sqlite",
+        ).orders  # fmt: skip
         kit.stream.trade_updates()  # the kit's orders now follow the trade-update stream
         quotes = kit.stream.quotes("AAPL")  # and price their checks from the quote stream
         exchange.advance("5s")  # (the manual clock streams a quote once it moves)
         while quotes.latest("AAPL") is None:
             time.sleep(0.001)
-        limiter = kit.orders._stack.limiter
         order = {
             "qty": 1,
             "side": "buy",
@@ -364,21 +390,20 @@ def validated_orders(n: int, rounds: int) -> dict[str, tuple[list[float], float]
             )  # fmt: skip
 
         paths = {
-            "alpaca-py submit_order": (alpaca_py, None),
-            "place_order, REST checks": (lambda i: rest.place_order("AAPL", **order), rest),
-            "place_order, live checks": (lambda i: kit.orders.place_order("AAPL", **order), kit.orders),
-        }  # fmt: skip
+            "alpaca-py submit_order": alpaca_py,
+            "place_order, REST checks": lambda i: rest.place_order("AAPL", **order),
+            "place_order, live checks": lambda i: kit.orders.place_order("AAPL", **order),
+        }
         samples: dict[str, list[float]] = {name: [] for name in paths}
-        sent: dict[str, list[int]] = {name: [] for name in paths}
+        sent = dict.fromkeys(paths, 0)
         for _ in range(rounds):  # blocks interleaved, so load on the machine hits all alike
-            for name, (call, orders) in paths.items():
-                before = limiter.status().remaining
-                samples[name] += timed(n, call)
-                if orders is not None:
-                    sent[name].append(before - limiter.status().remaining)
+            for name, call in paths.items():
+                with requests_sent_by_this_thread() as count:
+                    samples[name] += timed(n, call)
+                sent[name] += count()
         assert kit.orders.live.trusted, "the live account should be in use"
         for name in paths:
-            requests_per_order = sum(sent[name]) / (n * rounds) if sent[name] else 1.0
+            requests_per_order = sent[name] / (n * rounds)
             results[name] = (samples[name], requests_per_order)
         kit.stream.close()
         kit.orders.journal.flush()

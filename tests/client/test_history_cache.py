@@ -19,6 +19,8 @@ import trading_kit as tk
 from tests.client.conftest import KEY_ID, SECRET
 from tests.stub_alpaca import StubServer
 from trading_kit import CacheWarning, MarketData
+from trading_kit.data import frames
+from trading_kit.data.bar_store import MANIFEST, BarStore, DatasetParams, Manifest, SymbolState
 from trading_kit.http import HttpStack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +43,8 @@ def test_a_new_process_reads_history_without_a_request(
     md: MarketData, stub: StubServer, tmp_path: Path
 ) -> None:
     expected = md.get_bars(["AAPL", "MSFT"], "1Min", "2024-01-01", "2024-01-05T23:59:00Z")
-    assert md.cache.info().entries == 2  # waits for the write behind, as exiting would
+    # one file for the fetch of both symbols (waits for the write behind, as exiting would)
+    assert md.cache.info().entries == 1
     md._stack.close()
     asked = len(stub.state.seen)
     script = f"""
@@ -199,3 +202,50 @@ def test_two_clients_filling_one_history_store_store_nothing_twice(
     stored = tk.open_dataset(store).to_pandas()
     assert stored.index.is_unique
     assert len(stored) == len(pd.concat(fresh.values()).index.unique())
+
+
+def test_a_store_of_the_earlier_layout_is_still_read_and_extended_in_it(
+    md: MarketData, stub: StubServer, tmp_path: Path
+) -> None:
+    """History stores written before the by_fetch layout (the download's: one file per
+    symbol and year; a manifest without a layout) are read without a request, and
+    what is fetched into them later keeps their layout."""
+    md.get_bars("AAPL", "1Day", "2024-01-02", "2024-01-05")  # where this server's stores go
+    md.cache.info()
+    (server,) = (tmp_path / "cache.bars").iterdir()
+    root = server / "1Hour-raw-default"
+    symbols, start, end = ["AAPL", "MSFT"], "2024-01-02", "2024-01-31T23:00:00Z"
+    fresh = md.get_bars(symbols, "1Hour", start, end, use_cache=False)
+    lo, hi = pd.Timestamp(start, tz="UTC").value, pd.Timestamp(end).value
+    earlier = BarStore(root, DatasetParams("1Hour"))  # by_symbol, as every store was
+    with earlier.writing():
+        columns = frames.frame_page("bars", fresh).columns
+
+        def record(manifest: Manifest) -> None:
+            for symbol in symbols:
+                rows = len(columns[symbol]["timestamp"])
+                manifest.symbols[symbol] = SymbolState([(lo, hi)], rows, fetched_at=lo)
+
+        earlier.commit(earlier.stage(columns), record)
+    written = json.loads((root / MANIFEST).read_bytes())
+    del written["layout"]  # exactly what earlier versions wrote
+    (root / MANIFEST).write_text(json.dumps(written))
+    asked = len(stub.state.seen)
+
+    again = md.get_bars(symbols, "1Hour", start, end)
+    assert len(stub.state.seen) == asked
+    assert again.attrs["from_cache"] is True
+    pd.testing.assert_frame_equal(again, fresh)
+
+    longer = md.get_bars(symbols, "1Hour", start, "2024-02-15T23:00:00Z")
+    assert [s.query["start"] for s in stub.state.seen[asked:]] == ["2024-01-31T23:00:00.000001Z"]
+    pd.testing.assert_frame_equal(
+        longer, md.get_bars(symbols, "1Hour", start, "2024-02-15T23:00:00Z", use_cache=False)
+    )
+    md.cache.info()  # waits for the write behind
+    assert sorted(p.relative_to(root).parts[0] for p in root.rglob("*.parquet")) == [
+        "symbol=AAPL",
+        "symbol=AAPL",
+        "symbol=MSFT",
+        "symbol=MSFT",
+    ]

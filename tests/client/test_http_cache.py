@@ -45,8 +45,10 @@ def test_snapshot_ttl_is_two_seconds(md: MarketData, stub: StubServer) -> None:
 
 def test_live_bars_expire_after_five_minutes(md: MarketData, stub: StubServer) -> None:
     """An open-ended request is two: the history before today's session (kept decoded,
-    for good) and the live edge from the session start (kept 5 minutes)."""
-    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=False) as clock:
+    for good) and the live edge from the session start (kept 5 minutes). The clocks are
+    the stand-in's, mid-session: from real time, the shifts crossed into a new session in
+    the minutes before midnight in New York, and a new day of history was asked."""
+    with time_machine.travel(stub.now, tick=False) as clock:
         md.get_bars("AAPL", "1Hour", start="2024-03-01")
         assert len(stub.state.seen) == 2
         clock.shift(dt.timedelta(minutes=4))
@@ -154,7 +156,10 @@ def test_stale_data_is_served_with_a_warning_when_the_server_fails(
     make_stack: Callable[..., HttpStack], stub: StubServer
 ) -> None:
     md = MarketData(stack=make_stack(max_attempts=2))
-    with time_machine.travel(dt.datetime.now(dt.timezone.utc), tick=False) as clock:
+    # the stand-in's own clock, mid-session: ten minutes later is the same session (from
+    # real time, the test failed in the ten minutes before midnight in New York, when the
+    # shift crossed into a new session and a new day of history was asked of the failing server)
+    with time_machine.travel(stub.now, tick=False) as clock:
         md.get_bars("AAPL", "1Hour", start="2024-03-01")
         clock.shift(dt.timedelta(minutes=10))
         stub.state.fail_next(("status", 503), ("status", 503))
@@ -239,3 +244,27 @@ def test_command_line_shows_and_clears_the_cache(md: MarketData, tmp_path: Path)
         [*run, "info", "--path", path], capture_output=True, text=True, check=True
     )
     assert "0 entries" in shown.stdout
+
+
+def test_every_frame_saves_to_parquet_with_its_provenance(
+    md: MarketData, stub: StubServer, tmp_path: Path
+) -> None:
+    """Researchers save what they fetch: the attrs pandas stores with the file must be
+    plain JSON, and ``fetched_at`` still reads back as the time of the fetch."""
+    before = pd.Timestamp.now(tz="UTC")
+    fetched = {
+        "bars": md.get_bars(["AAPL", "MSFT"], "1Day", start="2024-01-02", end="2024-02-01"),
+        "live_bars": md.get_bars("AAPL", "1Hour", start="2024-03-01"),
+        "quotes": md.get_multi_quotes(["AAPL", "MSFT"]),
+        "trade": md.get_latest_trade("AAPL"),
+        "snapshots": md.get_snapshots(["AAPL"]),
+    }
+    for name, frame in fetched.items():
+        path = tmp_path / f"{name}.parquet"
+        frame.to_parquet(path)
+        back = pd.read_parquet(path)
+        pd.testing.assert_frame_equal(
+            back, frame, check_freq=False, check_dtype=False, check_index_type=False
+        )
+        assert back.attrs["from_cache"] is False
+        assert before <= pd.Timestamp(back.attrs["fetched_at"]) <= pd.Timestamp.now(tz="UTC")

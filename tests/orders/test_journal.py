@@ -31,7 +31,7 @@ def test_history_survives_a_new_orders_instance(running: RunningExchange, tmp_pa
     assert list(history.index) == [bought.id, resting.id]
     assert list(history.columns) == [*ORDER_COLUMNS, *HISTORY_EXTRA]
     assert history.loc[bought.id, "status"] == "filled"  # refreshed from the broker
-    assert history.loc[bought.id, "last_event"] == "filled"
+    assert history.loc[bought.id, "last_event"] == "fill"
     assert history.loc[resting.id, "status"] in ("new", "accepted")
     assert (history["venue"] == "local").all()
 
@@ -63,7 +63,7 @@ def test_events_submitted_replaced_canceled_filled(orders: Orders) -> None:
     }
     assert story[first.id] == ["submitted", "replaced"]
     assert story[second.id] == ["replacement", "canceled"]
-    assert story[filled.id] == ["submitted", "filled"]
+    assert story[filled.id] == ["submitted", "fill"]
     history = orders.history()
     assert history.loc[second.id, "replaces"] == first.id
     assert history.loc[second.id, "quote_bid"] == history.loc[first.id, "quote_bid"]

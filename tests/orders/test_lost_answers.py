@@ -43,7 +43,7 @@ def test_close_position_with_its_answer_lost_closes_once(
     assert order.qty == 10 - expected
     assert position(direct) == expected
     assert closing_orders(direct) == 1
-    assert direct.history().loc[order.id, "last_event"] in ("close_position", "filled")
+    assert direct.history().loc[order.id, "last_event"] in ("close_position", "fill")
 
 
 def requests_before(proxy: Proxy, method: str, path: str, before: tuple[str, str]) -> int:

@@ -2,16 +2,26 @@
 
 ::
 
-    <root>/_trading_kit.json      parameters, what each symbol's files cover, unfinished work
+    <root>/_trading_kit.json      parameters, layout, what each symbol's files cover, unfinished work
     <root>/_trading_kit.lock      held by the one process writing
-    <root>/symbol=AAPL/year=2024/part-20240102T090000Z-20240105T205900Z.parquet
+    <root>/symbol=AAPL/year=2024/part-20240102T090000Z-20240105T205900Z.parquet   (by symbol)
+    <root>/year=2024/part-20240102T090000Z-20240105T205900Z-3f9a1c2e.parquet      (by fetch)
 
-Each Parquet file holds one symbol's bars of one UTC year, named by its first and last
-bar: the columns of ``get_bars`` (``timestamp`` in UTC, ``open high low close volume
-trade_count vwap``), with the symbol and year in the path as Hive readers expect, and the
-parameters (timeframe, adjustment, feed) in every file's key-value metadata. Polars,
-DuckDB, Dask, Spark and pandas read the tree as it is (files starting with ``_`` or ``.``
-are not data to any of them; Polars and DuckDB are given ``<root>/**/*.parquet``).
+Files hold the columns of ``get_bars`` (``timestamp`` in UTC, ``open high low close volume
+trade_count vwap``) and the parameters (timeframe, adjustment, feed) in their key-value
+metadata, and are named by their first and last bar. Two layouts, recorded in the
+manifest:
+
+- ``by_symbol`` (a downloaded dataset): one symbol's bars of one UTC year per file, the
+  symbol and year in the path, as Hive readers expect;
+- ``by_fetch`` (the decoded history cache): the bars of all the symbols of one fetch,
+  per UTC year, in one file with a ``symbol`` column (sorted by symbol and time; the
+  name ends with a digest of the symbols), so reading 500 symbols fetched together opens
+  one file, not 500.
+
+Polars, DuckDB, Dask, Spark and pandas read either tree as it is (files starting with
+``_`` or ``.`` are not data to any of them; Polars and DuckDB are given
+``<root>/**/*.parquet``).
 
 The bulk download (``bulk.py``) and the decoded history cache (``history_cache.py``)
 both write through this store, so both survive a SIGKILL at any instant:
@@ -29,7 +39,10 @@ instead of duplicating.
 
 from __future__ import annotations
 
+import bisect
 import errno
+import hashlib
+import itertools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -50,7 +63,10 @@ from filelock import FileLock, Timeout
 from ..errors import DatasetError
 from . import frames
 
-FORMAT = 1
+FORMAT = 1  # of the files' key-value metadata
+BY_SYMBOL, BY_FETCH = "by_symbol", "by_fetch"
+#: the manifest's format per layout: a version that knows only 1 refuses a by_fetch store
+FORMATS = {BY_SYMBOL: 1, BY_FETCH: 2}
 MANIFEST = "_trading_kit.json"
 LOCK = "_trading_kit.lock"
 STAGING = "_staging"  # a leading "_": not data to any Parquet reader
@@ -65,9 +81,8 @@ SCHEMA = pa.schema(
         ),
     ]
 )
-PARTITIONING = pads.partitioning(
-    pa.schema([("symbol", pa.string()), ("year", pa.int32())]), flavor="hive"
-)
+SYMBOL_FIELD = pa.field("symbol", pa.string())
+PARTITIONING = pads.partitioning(pa.schema([SYMBOL_FIELD, ("year", pa.int32())]), flavor="hive")
 MICROSECOND = 1_000  # ns: the wire's precision, so the step between adjacent ranges
 Interval = tuple[int, int]  # inclusive, UTC nanoseconds
 
@@ -153,11 +168,13 @@ class Manifest:
     symbols: dict[str, SymbolState] = field(default_factory=dict)
     chains: dict[str, Chain] = field(default_factory=dict)
     staged: list[tuple[str, str]] = field(default_factory=list)
+    layout: str = BY_SYMBOL
 
     def to_json(self) -> bytes:
         return orjson.dumps(
             {
-                "format": FORMAT,
+                "format": FORMATS[self.layout],
+                "layout": self.layout,
                 "params": self.params.as_dict(),
                 "symbols": {
                     s: {
@@ -189,9 +206,11 @@ class Manifest:
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:
         data = orjson.loads(raw)
-        if data.get("format") != FORMAT:
-            raise ValueError(f"unknown format {data.get('format')!r}")
+        layout = data.get("layout", BY_SYMBOL)  # stores written before layouts were named
+        if FORMATS.get(layout) != data.get("format"):
+            raise ValueError(f"unknown format {data.get('format')!r} (layout {layout!r})")
         return cls(
+            layout=layout,
             params=DatasetParams(**data["params"]),
             symbols={
                 s: SymbolState(
@@ -226,8 +245,6 @@ class Staged:
 
     temporary: Path
     final: Path
-    symbol: str
-    rows: int
 
 
 # -- the store ----------------------------------------------------------------------------
@@ -236,11 +253,18 @@ class BarStore:
 
     Readers need nothing but the files. Writers go through ``writing()``, which holds
     the lock file (one writing process at a time), finishes what a killed writer left,
-    and lets any number of threads ``stage`` pages and ``commit`` them.
+    and lets any number of threads ``stage`` pages and ``commit`` them. ``layout`` is
+    that of a new store; an existing one keeps the layout its manifest records.
     """
 
-    def __init__(self, root: str | os.PathLike[str], params: DatasetParams | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        params: DatasetParams | None = None,
+        layout: str = BY_SYMBOL,
+    ) -> None:
         self.root = Path(root).expanduser()
+        self._new_layout = layout
         self._lock = threading.RLock()
         self._pending: set[tuple[str, str]] = set()
         self._made: set[Path] = set()  # directories known to exist (mkdir is a system call)
@@ -252,6 +276,10 @@ class BarStore:
     @property
     def params(self) -> DatasetParams:
         return self.manifest.params
+
+    @property
+    def layout(self) -> str:
+        return self.manifest.layout
 
     # -- opening -------------------------------------------------------------------------
     def _load(self, params: DatasetParams | None) -> Manifest:
@@ -280,7 +308,7 @@ class BarStore:
                     f"{self.root} already holds other files and no {MANIFEST}; "
                     "download into a new or empty directory."
                 )
-            return Manifest(params)
+            return Manifest(params, layout=self._new_layout)
         try:
             manifest = Manifest.from_json(raw)
         except (ValueError, KeyError, TypeError) as problem:
@@ -344,42 +372,68 @@ class BarStore:
         """Write one page's rows (decoded columns per symbol) as hidden temporary files."""
         staged: list[Staged] = []
         try:
-            for symbol, cols in columns.items():
-                stamps = cols["timestamp"].astype("datetime64[us]")
-                if not len(stamps):
-                    continue
-                years = stamps.astype("datetime64[Y]").astype(np.int64) + 1970
-                cuts = np.flatnonzero(np.diff(years)) + 1
-                for a, b in zip([0, *cuts], [*cuts, len(stamps)], strict=True):
-                    table = pa.Table.from_arrays(
-                        [
-                            pa.array(stamps[a:b], type=SCHEMA.field("timestamp").type),
-                            *(
-                                pa.array(
-                                    frames.typed(cols[name][a:b], dtype),
-                                    type=SCHEMA.field(name).type,
-                                )
-                                for _, name, dtype in frames.BAR_FIELDS
-                            ),
-                        ],
-                        schema=self._schema,
-                    )
-                    final = self._file(symbol, int(years[a]), stamps[a], stamps[b - 1])
-                    temporary = (
-                        self.root
-                        / STAGING
-                        / f"{final.parent.parent.name}-{final.parent.name}-{final.name}.tmp"
-                    )
-                    staged.append(Staged(temporary, final, symbol, b - a))
-                    for directory in (temporary.parent, final.parent):
-                        if directory not in self._made:
-                            directory.mkdir(parents=True, exist_ok=True)
-                            self._made.add(directory)
-                    pq.write_table(table, temporary, compression="zstd")
+            for final, table in self._tables(columns):
+                flat = "-".join(final.relative_to(self.root).parts)
+                temporary = self.root / STAGING / f"{flat}.tmp"
+                staged.append(Staged(temporary, final))
+                for directory in (temporary.parent, final.parent):
+                    if directory not in self._made:
+                        directory.mkdir(parents=True, exist_ok=True)
+                        self._made.add(directory)
+                pq.write_table(table, temporary, compression="zstd")
         except OSError as problem:
             self.discard(staged)
             raise self.write_error(problem) from None
         return staged
+
+    def _tables(
+        self, columns: Mapping[str, Mapping[str, np.ndarray]]
+    ) -> Iterator[tuple[Path, pa.Table]]:
+        """The files a page becomes in this store's layout: (final path, rows)."""
+        symbols = [s for s in sorted(columns) if len(columns[s]["timestamp"])]
+        if self.layout == BY_SYMBOL:
+            for symbol in symbols:
+                for year, rows, first, last in _by_year(columns[symbol]["timestamp"]):
+                    table = self._table(columns[symbol], rows)
+                    yield self._file(f"symbol={symbol}", year, first, last), table
+            return
+        if not symbols:
+            return
+        joined = {
+            name: np.concatenate([columns[s][name] for s in symbols]) for name in SCHEMA.names
+        }
+        counts = [len(columns[s]["timestamp"]) for s in symbols]
+        codes = np.repeat(np.arange(len(symbols), dtype=np.int32), counts)
+        names = np.asarray(symbols, dtype=object)
+        for year, rows, first, last in _by_year(joined["timestamp"]):
+            held = names[np.unique(codes[rows])]
+            symbol = pa.DictionaryArray.from_arrays(codes[rows], names).dictionary_decode()
+            digest = hashlib.blake2b(",".join(held).encode(), digest_size=4).hexdigest()
+            final = self._file("", year, first, last, digest)
+            yield final, self._table(joined, rows, symbol)
+
+    def _table(
+        self,
+        columns: Mapping[str, np.ndarray],
+        rows: slice | np.ndarray,
+        symbol: pa.Array | None = None,
+    ) -> pa.Table:
+        """Rows of decoded columns as a table of the file schema (and a symbol column)."""
+        arrays = [
+            pa.array(
+                columns["timestamp"][rows].astype("datetime64[us]"),
+                type=SCHEMA.field("timestamp").type,
+            ),
+            *(
+                pa.array(frames.typed(columns[name][rows], dtype), type=SCHEMA.field(name).type)
+                for _, name, dtype in frames.BAR_FIELDS
+            ),
+        ]
+        schema = self._schema
+        if symbol is not None:
+            arrays.insert(0, symbol)
+            schema = schema.insert(0, SYMBOL_FIELD)
+        return pa.Table.from_arrays(arrays, schema=schema)
 
     def commit(self, staged: list[Staged], change: Callable[[Manifest], None]) -> None:
         """Record ``change`` and the staged files in the manifest, then make them visible."""
@@ -429,75 +483,156 @@ class BarStore:
         meta = orjson.dumps({"format": FORMAT, **self.params.as_dict()})
         return SCHEMA.with_metadata({METADATA_KEY: meta})
 
-    def _file(self, symbol: str, year: int, first: np.datetime64, last: np.datetime64) -> Path:
-        return (
-            self.root
-            / f"symbol={symbol}"
-            / f"year={year}"
-            / f"part-{_stamp(first)}-{_stamp(last)}.parquet"
-        )
+    def _file(
+        self, directory: str, year: int, first: np.datetime64, last: np.datetime64, tag: str = ""
+    ) -> Path:
+        name = f"part-{_stamp(first)}-{_stamp(last)}{f'-{tag}' if tag else ''}.parquet"
+        return self.root / directory / f"year={year}" / name
 
     def _relative(self, path: Path) -> str:
         return str(path.relative_to(self.root))
 
     # -- reading -------------------------------------------------------------------------
-    def files(self, symbol: str, lo: int, hi: int) -> list[Path]:
-        """The files of ``symbol`` that may hold bars in [lo, hi], oldest first (by name)."""
+    def files(self, symbols: Iterable[str], lo: int, hi: int) -> list[Path]:
+        """The files that may hold bars of ``symbols`` in [lo, hi] (as their names say),
+        per symbol (by_symbol) and oldest first; by_fetch files may hold other symbols."""
+        folders = (
+            [f"symbol={s}" for s in sorted(set(symbols))] if self.layout == BY_SYMBOL else [""]
+        )
         found = []
-        first_year, last_year = _year(lo), _year(hi)
-        for year in range(first_year, last_year + 1):
-            directory = self.root / f"symbol={symbol}" / f"year={year}"
-            try:
-                names = os.listdir(directory)
-            except FileNotFoundError:
-                continue
-            for name in names:
-                if not (name.startswith("part-") and name.endswith(".parquet")):
+        for folder in folders:
+            overlapping = []
+            for year in range(_year(lo), _year(hi) + 1):
+                directory = self.root / folder / f"year={year}"
+                try:
+                    names = os.listdir(directory)
+                except FileNotFoundError:
                     continue
-                first, last = _range_of(name)
-                if first <= hi and last >= lo:
-                    found.append((first, directory / name))
-        return [path for _, path in sorted(found)]
+                for name in names:
+                    if not (name.startswith("part-") and name.endswith(".parquet")):
+                        continue
+                    first, last = _range_of(name)
+                    if first <= hi and last >= lo:
+                        overlapping.append((first, last, directory / name))
+            found.extend(sorted(overlapping))
+        return [path for _, _, path in found]
 
-    def read_page(self, symbols: Iterable[str], lo: int, hi: int) -> frames.Page:
-        """Bars of ``symbols`` in [lo, hi] as columns per symbol.
+    def read_pages(self, symbols: Iterable[str], lo: int, hi: int) -> list[frames.Page]:
+        """Bars of ``symbols`` in [lo, hi] as pages of columns per symbol (a symbol's
+        pages never overlap; ``series_frame`` joins them).
 
-        Only the files whose names overlap [lo, hi] are opened, all in one multi-threaded
-        read; the symbol comes from the directory names, as any Hive reader takes it."""
-        paths = [str(p) for s in sorted(set(symbols)) for p in self.files(s, lo, hi)]
+        Only the files whose names overlap [lo, hi] are opened. by_symbol files are read
+        in one multi-threaded dataset scan, the symbol taken from the directory names as
+        any Hive reader takes it; by_fetch files directly, one page each (views of what
+        was read, not copies), only the row groups whose statistics may hold the symbols
+        and times asked, the symbols read as codes."""
+        wanted = sorted(set(symbols))
+        paths = self.files(wanted, lo, hi)
+        lo -= lo % MICROSECOND  # the files' precision
+        if self.layout == BY_FETCH:
+            tables = _read_by_fetch(paths, wanted, lo, hi)
+            return [_within(table_page(table), wanted, lo, hi) for table in tables]
         if not paths:
-            return frames.Page({}, None, 0)
+            return []
         stamp = SCHEMA.field("timestamp").type
         table = pads.dataset(
-            paths, format="parquet", partitioning=PARTITIONING, partition_base_dir=str(self.root)
+            [str(p) for p in paths],
+            format="parquet",
+            partitioning=PARTITIONING,
+            partition_base_dir=str(self.root),
         ).to_table(
             columns=["symbol", *SCHEMA.names],
-            filter=(pc.field("timestamp") >= pa.scalar(lo // 1_000, stamp))
-            & (pc.field("timestamp") <= pa.scalar(hi // 1_000, stamp)),
+            filter=(pc.field("timestamp") >= pa.scalar(lo // MICROSECOND, stamp))
+            & (pc.field("timestamp") <= pa.scalar(hi // MICROSECOND, stamp)),
         )
-        return table_page(table)
+        return [_within(table_page(table), wanted, lo, hi)]
+
+
+def _read_by_fetch(paths: list[Path], wanted: list[str], lo: int, hi: int) -> list[pa.Table]:
+    """The row groups of by_fetch files that may hold bars of ``wanted`` in [lo, hi],
+    a table per file."""
+    tables = []
+    for path in paths:
+        file = pq.ParquetFile(path, read_dictionary=["symbol"])
+        groups = [
+            i
+            for i in range(file.metadata.num_row_groups)
+            if _may_hold(file.metadata.row_group(i), wanted, lo, hi)
+        ]
+        if groups:
+            tables.append(file.read_row_groups(groups, columns=["symbol", *SCHEMA.names]))
+    return tables
+
+
+def _may_hold(group: pq.RowGroupMetaData, wanted: list[str], lo: int, hi: int) -> bool:
+    """Whether a row group's statistics (symbol: column 0, timestamp: column 1, as
+    by_fetch files are written) leave room for a bar of ``wanted`` (sorted) in [lo, hi]."""
+    symbol, stamp = group.column(0).statistics, group.column(1).statistics
+    if symbol is None or stamp is None or not (symbol.has_min_max and stamp.has_min_max):
+        return True
+    if stamp.max_raw < lo // MICROSECOND or stamp.min_raw > hi // MICROSECOND:
+        return False
+    first = bisect.bisect_left(wanted, symbol.min_raw.decode())
+    return first < len(wanted) and wanted[first] <= symbol.max_raw.decode()
 
 
 def table_page(table: pa.Table) -> frames.Page:
-    """An Arrow table of bars with a ``symbol`` column as columns per symbol, sorted by
-    symbol and time (checked on the dictionary codes; sorted only if it is not)."""
+    """An Arrow table of bars with a ``symbol`` column (strings or dictionary codes) as
+    columns per symbol, sorted by symbol and time (checked on the codes; sorted only if
+    it is not). Each symbol's columns are views of one array per column."""
     encoded = pc.dictionary_encode(table.column("symbol")).combine_chunks()
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     names = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
     stamps = table.column("timestamp").to_numpy().astype("datetime64[ns]")
-    runs = np.flatnonzero(np.diff(codes)) + 1
-    firsts = names[codes[np.r_[0, runs]]] if len(codes) else names[:0]
-    same = codes[1:] == codes[:-1]
-    ordered = bool((firsts[1:] > firsts[:-1]).all() and (stamps[1:] > stamps[:-1])[same].all())
     columns = {"timestamp": stamps} | {
         name: table.column(name).to_numpy() for name in PRICE_COLUMNS
     }
-    if not ordered:
+    starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1] if len(codes) else codes
+    firsts = names[codes[starts]]
+    same = codes[1:] == codes[:-1]
+    if not ((firsts[1:] > firsts[:-1]).all() and (stamps[1:] > stamps[:-1])[same].all()):
         rank = np.argsort(np.argsort(names))  # code -> position of its name in sorted order
         order = np.lexsort((stamps, rank[codes]))
         codes = codes[order]
         columns = {name: column[order] for name, column in columns.items()}
-    return frames.Page(frames.split_by_symbol(names[codes], columns), None, len(codes))
+        starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
+    bounds = [*starts.tolist(), len(codes)]
+    return frames.Page(
+        {
+            str(names[codes[a]]): {name: column[a:b] for name, column in columns.items()}
+            for a, b in itertools.pairwise(bounds)
+        },
+        None,
+        len(codes),
+    )
+
+
+def _within(page: frames.Page, symbols: Iterable[str], lo: int, hi: int) -> frames.Page:
+    """The rows of ``symbols`` in [lo, hi] of a page sorted by time per symbol (views)."""
+    first, last = np.datetime64(lo, "ns"), np.datetime64(hi, "ns")
+    columns = {}
+    for symbol in symbols:
+        held = page.columns.get(symbol)
+        if held is None:
+            continue
+        stamps = held["timestamp"]
+        a, b = np.searchsorted(stamps, first, "left"), np.searchsorted(stamps, last, "right")
+        if b > a:
+            whole = a == 0 and b == len(stamps)
+            columns[symbol] = held if whole else {n: c[a:b] for n, c in held.items()}
+    return frames.Page(columns, None, sum(len(c["timestamp"]) for c in columns.values()))
+
+
+def _by_year(stamps: np.ndarray) -> Iterator[tuple[int, slice | np.ndarray, Any, Any]]:
+    """The rows of each UTC year: (year, rows, first bar, last bar). Usually one year,
+    all the rows (a slice: no copy)."""
+    years = stamps.astype("datetime64[Y]").astype(np.int64) + 1970
+    if (years == years[0]).all():
+        yield int(years[0]), slice(None), stamps.min(), stamps.max()
+        return
+    for year in np.unique(years):
+        rows = np.flatnonzero(years == year)
+        yield int(year), rows, stamps[rows].min(), stamps[rows].max()
 
 
 def _stamp(value: np.datetime64) -> str:
@@ -505,9 +640,9 @@ def _stamp(value: np.datetime64) -> str:
 
 
 def _range_of(name: str) -> tuple[int, int]:
-    """First and last bar (UTC ns) from ``part-20240102T090000Z-20240105T205900Z.parquet``;
-    the last is widened to the end of its second."""
-    first, last = name[len("part-") : -len(".parquet")].split("-")
+    """First and last bar (UTC ns) from ``part-20240102T090000Z-20240105T205900Z.parquet``
+    (by_fetch names end with ``-<digest>``); the last is widened to the end of its second."""
+    first, last = name[len("part-") : -len(".parquet")].split("-")[:2]
     to_ns = lambda text: pd.Timestamp(text).value  # noqa: E731
     return to_ns(first), to_ns(last) + 999_999_999
 

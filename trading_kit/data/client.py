@@ -41,7 +41,7 @@ class MarketData:
     none at all, requests go to the embedded local exchange. Every call goes through
     one cached, rate-limited, retrying HTTP stack (``trading_kit.http``), and every
     returned frame records where it came from in ``df.attrs``: ``from_cache``,
-    ``stale`` and ``fetched_at``.
+    ``stale`` and ``fetched_at`` (an RFC 3339 string; ``pd.Timestamp()`` reads it).
     """
 
     def __init__(
@@ -153,6 +153,8 @@ class MarketData:
             history_end = min(end, history_end)
         pages: list[frames.Page] = []  # each symbol's history, then its live edge
         from_cache, stale, times = True, False, []
+        history, read = self._history, None
+        assert history is not None  # get_bars comes here only with a history cache
         if start <= history_end:
 
             def fetch(symbols: list[str], first: int, last: int) -> list[frames.Page]:
@@ -165,7 +167,7 @@ class MarketData:
 
             kind = DatasetParams(params["timeframe"], "raw", params["feed"])
             try:
-                read = self._history.read(  # type: ignore[union-attr]
+                read = history.read(
                     self._stack.settings.data_url,
                     kind,
                     names,
@@ -183,20 +185,28 @@ class MarketData:
                 )
                 return self._series("bars", names, params, None, True, progress)
             self._stack.count(hits=0 if read.fetched_pages else 1, misses=read.fetched_pages)
-            pages.append(read.page)
+            pages.extend(read.pages)
             from_cache = not read.fetched_pages
             times.append(read.fetched_at or pd.Timestamp.now(tz="UTC"))
-        if end is None or end >= cut:
-            live = self._series(
-                "bars", names, {**params, "start": rfc3339(max(start, cut))}, None, True, progress
-            )
-            pages.append(frames.frame_page("bars", live))
-            from_cache = from_cache and live.attrs["from_cache"]
-            stale = live.attrs["stale"]
-            times.append(live.attrs["fetched_at"])
-        frame = frames.series_frame("bars", pages)
-        frame.attrs.update(from_cache=from_cache, stale=stale, fetched_at=min(times))
-        return frame
+        try:
+            if end is None or end >= cut:
+                live = self._series(
+                    "bars",
+                    names,
+                    {**params, "start": rfc3339(max(start, cut))},
+                    None,
+                    True,
+                    progress,
+                )
+                pages.append(frames.frame_page("bars", live))
+                from_cache = from_cache and live.attrs["from_cache"]
+                stale = live.attrs["stale"]
+                times.append(pd.Timestamp(live.attrs["fetched_at"]))
+            frame = frames.series_frame("bars", pages)
+            return _provenance(frame, from_cache, stale, min(times))
+        finally:  # the frame first, then the fetched history is stored behind the call
+            if read is not None:
+                history.keep(read)
 
     def get_quotes(
         self,
@@ -474,16 +484,22 @@ def _rows(page: frames.Page) -> int:
     return page.rows
 
 
+def _provenance(
+    frame: pd.DataFrame, from_cache: bool, stale: bool, fetched_at: pd.Timestamp
+) -> pd.DataFrame:
+    """``df.attrs`` as plain JSON values (``fetched_at`` in RFC 3339), so ``to_parquet``
+    and ``to_json``, which store the attrs, keep working on every frame we return."""
+    frame.attrs.update(from_cache=from_cache, stale=stale, fetched_at=rfc3339(fetched_at))
+    return frame
+
+
 def _with_provenance(frame: pd.DataFrame, responses: Sequence[requests.Response]) -> pd.DataFrame:
     """Record in ``frame.attrs`` where the data came from; warn if any of it is stale."""
     cached = [bool(getattr(r, "from_cache", False)) for r in responses]
     stale = [bool(getattr(r, "served_stale", False)) for r in responses]
     now = pd.Timestamp.now(tz="UTC")
     times = [_created_at(r) if c else now for r, c in zip(responses, cached, strict=True)]
-    fetched_at = min(times) if times else now
-    frame.attrs.update(
-        from_cache=bool(cached) and all(cached), stale=any(stale), fetched_at=fetched_at
-    )
+    _provenance(frame, bool(cached) and all(cached), any(stale), min(times) if times else now)
     if any(stale):
         age = now - min(t for t, s in zip(times, stale, strict=True) if s)
         warnings.warn(

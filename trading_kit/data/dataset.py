@@ -3,7 +3,9 @@
 ``open_dataset(path)`` gives a ``BarDataset``. ``scan()`` is a Polars ``LazyFrame`` over
 ``<path>/**/*.parquet`` with the Hive columns ``symbol`` and ``year``; a symbol filter
 prunes whole directories, a time filter prunes years and, through the Parquet
-statistics, row groups, so only the bars asked for are read. ``to_pandas()`` returns
+statistics, row groups, so only the bars asked for are read. (The decoded history cache
+is a dataset too, in the ``by_fetch`` layout: ``year`` from the path, ``symbol`` a column
+of the files; the same calls read it.) ``to_pandas()`` returns
 the frame ``get_bars`` would have: indexed by (``symbol``, ``timestamp``), UTC, the
 same columns and dtypes. Any other Parquet reader can read the same files::
 
@@ -23,7 +25,7 @@ import pandas as pd
 from ..errors import DatasetError
 from ..rules import ticker, to_utc
 from . import frames
-from .bar_store import BarStore, DatasetParams, table_page
+from .bar_store import BY_SYMBOL, BarStore, DatasetParams, table_page
 
 if TYPE_CHECKING:
     import polars as pl
@@ -48,8 +50,15 @@ class BarDataset:
         return self._manifest.params
 
     @property
+    def _by_symbol(self) -> bool:
+        return self._manifest.layout == BY_SYMBOL
+
+    @property
     def symbols(self) -> list[str]:
-        """Symbols with at least one stored bar (their ``symbol=`` directories)."""
+        """Symbols with at least one stored bar (their ``symbol=`` directories, or what
+        the manifest counts for a by_fetch store)."""
+        if not self._by_symbol:
+            return sorted(s for s, state in self._manifest.symbols.items() if state.rows)
         folders = self.path.glob("symbol=*")
         return sorted(f.name.removeprefix("symbol=") for f in folders if any(f.glob("*/*.parquet")))
 
@@ -85,13 +94,16 @@ class BarDataset:
         """
         import polars as pl
 
-        if not any(self.path.glob("symbol=*/year=*/*.parquet")):
+        by_symbol = self._by_symbol
+        if not any(self.path.glob(f"{'symbol=*/' if by_symbol else ''}year=*/*.parquet")):
             return pl.LazyFrame(schema=_polars_schema())
         frame = pl.scan_parquet(
             self.glob,
             hive_partitioning=True,
-            hive_schema={"symbol": pl.String, "year": pl.Int32},
-        )
+            hive_schema={"symbol": pl.String, "year": pl.Int32}
+            if by_symbol
+            else {"year": pl.Int32},
+        ).select(list(_polars_schema()))
         names = _names(symbols)
         if names is not None:
             frame = frame.filter(pl.col("symbol").is_in(names))

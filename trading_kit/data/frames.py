@@ -82,25 +82,49 @@ def decode_page(kind: str, content: bytes | Mapping[str, Any]) -> Page:
 
 
 def series_frame(kind: str, pages: Iterable[Page]) -> pd.DataFrame:
-    """Bars, quotes or trades of many symbols, indexed by (symbol, timestamp)."""
+    """Bars, quotes or trades of many symbols, indexed by (symbol, timestamp).
+
+    Each symbol's parts are copied once, straight into the frame's own blocks (one 2-D
+    array per dtype), and the index is built from codes: a million bars are otherwise
+    copied three times and their timestamps hashed."""
     by_symbol: dict[str, list[Mapping[str, np.ndarray]]] = {}
     for page in pages:
         for symbol, columns in page.columns.items():
-            by_symbol.setdefault(symbol, []).append(columns)
+            if len(columns["timestamp"]):
+                by_symbol.setdefault(symbol, []).append(columns)
     symbols = sorted(by_symbol)
-    names = ["timestamp", *(name for _, name, _ in FIELDS[kind])]
-    if symbols:
-        parts = [by_symbol[s] for s in symbols]
-        data = {n: np.concatenate([c[n] for part in parts for c in part]) for n in names}
-        counts = [sum(len(c["timestamp"]) for c in part) for part in parts]
+    parts = [columns for symbol in symbols for columns in by_symbol[symbol]]
+    counts = [sum(len(c["timestamp"]) for c in by_symbol[s]) for s in symbols]
+    if not parts:
+        parts = [_columns([], FIELDS[kind], with_time=True)]
+    stamps = np.concatenate([c["timestamp"] for c in parts])
+    index = _series_index(symbols, counts, stamps)
+    names_of: dict[str, list[str]] = {}
+    for _, name, dtype in FIELDS[kind]:
+        names_of.setdefault(dtype, []).append(name)
+    blocks = []
+    for dtype, names in names_of.items():
+        block = np.empty((len(names), len(stamps)), dtype=dtype)
+        for row, name in zip(block, names, strict=True):
+            np.concatenate([c[name] for c in parts], out=row)
+        blocks.append(pd.DataFrame(block.T, columns=names, index=index, copy=False))
+    return pd.concat(blocks, axis=1)[[name for _, name, _ in FIELDS[kind]]]
+
+
+def _series_index(symbols: list[str], counts: list[int], stamps: np.ndarray) -> pd.MultiIndex:
+    """The (symbol, timestamp) index of rows sorted by symbol, as ``from_arrays`` makes
+    it (sorted levels), from codes: the symbols' are runs, and times in increasing order
+    (one symbol) are their own level."""
+    symbol_codes = np.repeat(np.arange(len(symbols)), counts)
+    if (stamps[1:] > stamps[:-1]).all():
+        time_codes, times = np.arange(len(stamps)), stamps
     else:
-        data = _columns([], FIELDS[kind], with_time=True)
-        counts = []
-    symbol_level = pd.Index(np.repeat(np.array(symbols, dtype=object), counts), dtype="object")
-    stamps = pd.DatetimeIndex(data.pop("timestamp"), name="timestamp").tz_localize("UTC")
-    index = pd.MultiIndex.from_arrays([symbol_level, stamps], names=["symbol", "timestamp"])
-    return pd.DataFrame(
-        {name: typed(data[name], dtype) for _, name, dtype in FIELDS[kind]}, index=index
+        time_codes, times = pd.factorize(stamps, sort=True)
+    return pd.MultiIndex(
+        levels=[pd.Index(symbols, dtype="object"), pd.DatetimeIndex(times).tz_localize("UTC")],
+        codes=[symbol_codes, time_codes],
+        names=["symbol", "timestamp"],
+        verify_integrity=False,
     )
 
 
@@ -183,6 +207,11 @@ def _columns(
         if dtype == "object":
             column = np.empty(len(values), dtype=object)
             column[:] = values
+        elif dtype == "int64":
+            try:
+                column = np.array(values, dtype="int64")  # counts are whole numbers
+            except (TypeError, OverflowError):  # a null among them
+                column = typed(np.array(values, dtype="float64"), dtype)
         else:
             column = np.array(values, dtype="float64")
         columns[name] = column
@@ -191,7 +220,7 @@ def _columns(
 
 def typed(column: np.ndarray, dtype: str) -> np.ndarray:
     """A decoded column in its frame dtype (counts arrive as floats: whole numbers, NaN as 0)."""
-    if dtype == "int64":
+    if dtype == "int64" and column.dtype != np.int64:
         return np.nan_to_num(column).astype("int64")
     return column
 
@@ -200,5 +229,4 @@ def _record_frame(records: Sequence[Record], fields: tuple, index: pd.Index) -> 
     """One row per record: ``timestamp`` (tz-aware UTC) and the typed fields."""
     columns = _columns(records, fields, with_time=True)
     stamps = pd.DatetimeIndex(columns.pop("timestamp")).tz_localize("UTC")
-    values = {name: typed(columns[name], dtype) for _, name, dtype in fields}
-    return pd.DataFrame({"timestamp": stamps, **values}, index=index)
+    return pd.DataFrame({"timestamp": stamps, **columns}, index=index)

@@ -19,6 +19,7 @@ first fetched, as an HTTP cache hit does.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import threading
@@ -36,7 +37,16 @@ from filelock import FileLock
 
 from ..errors import CacheWarning, DatasetError
 from . import frames
-from .bar_store import LOCK, BarStore, DatasetParams, Manifest, SymbolState, merged, missing
+from .bar_store import (
+    BY_FETCH,
+    LOCK,
+    BarStore,
+    DatasetParams,
+    Manifest,
+    SymbolState,
+    merged,
+    missing,
+)
 
 #: Fetch the pages of bars for (symbols, first, last) (UTC ns, inclusive), HTTP cache bypassed.
 Fetch = Callable[[list[str], int, int], list[frames.Page]]
@@ -54,19 +64,25 @@ def _by_symbol(pages: list[frames.Page]) -> dict[str, dict[str, np.ndarray]]:
     }
 
 
-def _in_time_order(pieces: dict[str, list[dict[str, np.ndarray]]]) -> frames.Page:
-    """Each symbol's stored and fetched parts (never overlapping, but possibly interleaved:
-    a fetch may fill a hole between stored ranges) joined in time order."""
-    columns = {}
-    for symbol, parts in pieces.items():
-        parts = [p for p in parts if len(p["timestamp"])]
-        if len(parts) == 1:
-            columns[symbol] = parts[0]
-        elif parts:
+def _in_time_order(pieces: dict[str, list[dict[str, np.ndarray]]]) -> list[frames.Page]:
+    """Pages that ``series_frame`` joins into each symbol's bars in time order.
+
+    A symbol's parts (the pages fetched, the stored read) never overlap; in the order of
+    their first bar they are usually in time order already, and are left as they are
+    (``series_frame`` copies them once). When a fetch filled a hole inside the stored
+    range they interleave, and are merged and sorted."""
+    pages: list[dict[str, dict[str, np.ndarray]]] = []
+    for symbol, held in pieces.items():
+        parts = sorted((p for p in held if len(p["timestamp"])), key=lambda p: p["timestamp"][0])
+        if any(a["timestamp"][-1] >= b["timestamp"][0] for a, b in itertools.pairwise(parts)):
             joined = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
             order = np.argsort(joined["timestamp"], kind="stable")
-            columns[symbol] = {name: column[order] for name, column in joined.items()}
-    return frames.Page(columns, None, sum(len(c["timestamp"]) for c in columns.values()))
+            parts = [{name: column[order] for name, column in joined.items()}]
+        for k, part in enumerate(parts):
+            if len(pages) <= k:
+                pages.append({})
+            pages[k][symbol] = part
+    return [frames.Page(p, None, sum(len(c["timestamp"]) for c in p.values())) for p in pages]
 
 
 def _pieces(
@@ -121,23 +137,32 @@ def history_root(cache_path: str | Path) -> Path:
     return Path(cache_path).with_suffix(".bars")
 
 
+#: What a read fetched, to store: (symbols, first, last, the pages fetched)
+Fetched = list[tuple[list[str], int, int, list[frames.Page]]]
+
+
 @dataclass(frozen=True)
 class HistoryRead:
-    """Bars read from the store, and whether any of them had to be fetched first."""
+    """Bars read from the store, whether any of them had to be fetched first, and what
+    was fetched (for ``keep``)."""
 
-    page: frames.Page  # columns per symbol, in time order
+    pages: list[frames.Page]  # joined by series_frame: each symbol's bars in time order
     fetched_pages: int
     fetched_at: pd.Timestamp | None  # when the oldest of the bars was first fetched
+    fetched: Fetched
+    store: BarStore
+    now: int
 
 
 class HistoryCache:
     """The decoded-history stores of one HTTP cache, and what ``cache.info()`` says of them.
 
-    Fetched history is written behind the caller's back, by one background thread, so a
-    cold ``get_bars`` costs what the fetch costs; the next read of the same history in
-    this process waits for that write (``flush``), and the interpreter waits for it at
-    exit. A write that finds the range stored meanwhile (another process) keeps only
-    what is still missing.
+    Fetched history is written behind the caller's back (``keep``, once the caller has
+    its frame), by one background thread, so a cold ``get_bars`` costs what the fetch
+    costs; the next read of the same history in this process waits for that write
+    (``flush``), and the interpreter waits for it at exit. A write that finds the range
+    stored meanwhile (another process, or a read of this one before the write began)
+    keeps only what is still missing.
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -159,10 +184,11 @@ class HistoryCache:
         last: int,
         fetch: Fetch,
     ) -> HistoryRead:
-        """Bars of ``symbols`` in [first, last], fetching only the ranges not yet stored."""
+        """Bars of ``symbols`` in [first, last], fetching only the ranges not yet stored;
+        pass the result to ``keep`` to store what was fetched."""
         store = self._store(data_url, params)
         self.flush()  # what this process is still writing may be what is asked
-        fetched: list[tuple[list[str], int, int, dict]] = []
+        fetched: Fetched = []
         pieces: dict[str, list[dict[str, np.ndarray]]] = {}  # per symbol, in any order
         now = pd.Timestamp.now(tz="UTC").value
         with store.writing(wait=True):  # one fetcher per store; no half-recorded reads
@@ -177,26 +203,36 @@ class HistoryCache:
                 for lo, hi in gaps:
                     got = fetch(members, lo, hi)
                     pages += len(got)
-                    columns = _by_symbol(got)
-                    fetched.append((members, lo, hi, columns))
-                    for symbol, part in columns.items():
-                        pieces.setdefault(symbol, []).append(part)
+                    fetched.append((members, lo, hi, got))
+                    for page in got:
+                        for symbol, part in page.columns.items():
+                            pieces.setdefault(symbol, []).append(part)
             whole = set(groups.get(((first, last),), []))  # nothing of theirs stored before
             stored = [s for s in symbols if s not in whole]
             if stored:
-                for symbol, part in store.read_page(stored, first, last).columns.items():
-                    pieces.setdefault(symbol, []).append(part)
+                for page in store.read_pages(stored, first, last):
+                    for symbol, part in page.columns.items():
+                        pieces.setdefault(symbol, []).append(part)
             states = [store.manifest.symbols.get(s) for s in symbols]
             stamps = [s.fetched_at for s in states if s is not None and s.fetched_at is not None]
         if fetched:
             stamps.append(now)
-            with self._lock:
-                self._writes.append(self._writer.submit(self._keep, store, fetched, now))
         return HistoryRead(
             _in_time_order(pieces),
             pages,
             pd.Timestamp(min(stamps), tz="UTC") if stamps else None,
+            fetched,
+            store,
+            now,
         )
+
+    def keep(self, read: HistoryRead) -> None:
+        """Store what ``read`` fetched, behind the caller's back."""
+        if read.fetched:
+            with self._lock:
+                self._writes.append(
+                    self._writer.submit(self._keep, read.store, read.fetched, read.now)
+                )
 
     def flush(self) -> None:
         """Wait until every fetched range this process holds is written."""
@@ -205,13 +241,12 @@ class HistoryCache:
         for write in pending:
             write.result()
 
-    def _keep(
-        self, store: BarStore, fetched: list[tuple[list[str], int, int, dict]], now: int
-    ) -> None:
+    def _keep(self, store: BarStore, fetched: Fetched, now: int) -> None:
         """Store fetched ranges (what is still missing of them): files, then the record."""
         try:
             with store.writing(wait=True):
-                for symbols, lo, hi, columns in fetched:
+                for symbols, lo, hi, got in fetched:
+                    columns = _by_symbol(got)
                     todo = {
                         s: missing(store.manifest.symbols.get(s, SymbolState()).ranges, lo, hi)
                         for s in symbols
@@ -239,14 +274,15 @@ class HistoryCache:
         with self._lock:
             store = self._stores.get(path)
             if store is None:
-                store = self._stores[path] = BarStore(path, params)
+                store = self._stores[path] = BarStore(path, params, layout=BY_FETCH)
             return store
 
     # -- what cache.info() and cache.clear() see -------------------------------------------
     def entries(self) -> int:
-        """Parquet files held (one per symbol, year and fetched range)."""
+        """Parquet files held (one per fetched range and year; per symbol too in stores
+        written before the by_fetch layout)."""
         self.flush()
-        return sum(1 for _ in self.root.glob("*/*/symbol=*/year=*/part-*.parquet"))
+        return sum(1 for _ in self.root.glob("*/*/**/year=*/part-*.parquet"))
 
     def size_bytes(self) -> int:
         self.flush()

@@ -37,7 +37,15 @@ from starlette.routing import BaseRoute, Route
 from trading_kit.exchange import wire
 from trading_kit.exchange.calendar import DAY_NS, SPAN_END, SPAN_START, within_span
 from trading_kit.exchange.clock import Clock
-from trading_kit.exchange.market import VENUES, Market, Timeframe, parse_timeframe
+from trading_kit.exchange.market import Market, Timeframe, parse_timeframe
+from trading_kit.exchange.market_records import (
+    BAR_FIELDS,
+    QUOTE_FIELDS,
+    TRADE_FIELDS,
+    quote_constants,
+    records,
+    trade_constants,
+)
 from trading_kit.exchange.trading_api import in_thread
 from trading_kit.rules import NEW_YORK, rfc3339, to_utc
 
@@ -244,70 +252,8 @@ def _times(frame: pd.DataFrame) -> list[str]:
     return [f"{t}Z" for t in np.datetime_as_string(ns.view("datetime64[ns]"), unit=unit)]
 
 
-def _ints(values: pd.Series) -> list[int]:
-    return values.to_numpy(dtype=np.float64).round().astype(np.int64).tolist()
-
-
-def _floats(values: pd.Series) -> list[float]:
-    return values.to_numpy(dtype=np.float64).tolist()
-
-
 def _bar_rows(frame: pd.DataFrame) -> list[dict]:
-    keys = ("t", "o", "h", "l", "c", "v", "n", "vw")
-    columns = (
-        _times(frame),
-        _floats(frame["open"]),
-        _floats(frame["high"]),
-        _floats(frame["low"]),
-        _floats(frame["close"]),
-        _ints(frame["volume"]),
-        _ints(frame["trade_count"]),
-        _floats(frame["vwap"]),
-    )
-    return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
-
-
-def _venue(market: Market, symbol: str) -> tuple[str, str]:
-    asset = market.asset(symbol) or {}
-    return VENUES.get(asset.get("exchange", ""), ("V", "C"))
-
-
-def _quote_rows(frame: pd.DataFrame, venue: str, tape: str) -> list[dict]:
-    rows = zip(
-        _times(frame),
-        _floats(frame["bid_price"]),
-        _floats(frame["bid_size"]),
-        _floats(frame["ask_price"]),
-        _floats(frame["ask_size"]),
-        strict=True,
-    )
-    return [
-        {
-            "t": t,
-            "ax": venue,
-            "ap": ap,
-            "as": az,
-            "bx": venue,
-            "bp": bp,
-            "bs": bz,
-            "c": ["R"],
-            "z": tape,
-        }
-        for t, bp, bz, ap, az in rows
-    ]
-
-
-def _trade_rows(frame: pd.DataFrame, venue: str, tape: str) -> list[dict]:
-    rows = zip(
-        _times(frame),
-        _floats(frame["price"]),
-        _ints(frame["size"]),
-        _ints(frame["id"]),
-        strict=True,
-    )
-    return [
-        {"t": t, "x": venue, "p": p, "s": s, "c": ["@"], "i": i, "z": tape} for t, p, s, i in rows
-    ]
+    return records(frame, BAR_FIELDS, times=_times(frame))
 
 
 def _rfc3339(t: pd.Timestamp) -> str | None:
@@ -422,9 +368,9 @@ class _DataApi:
     def _rows(self, kind: str, symbol: str, frame: pd.DataFrame) -> list[dict]:
         if kind == "bars":
             return _bar_rows(frame)
-        venue, tape = _venue(self.market, symbol)
-        rows = _quote_rows if kind == "quotes" else _trade_rows
-        return rows(frame, venue, tape)
+        if kind == "quotes":
+            return records(frame, QUOTE_FIELDS, quote_constants(self.market, symbol), _times(frame))
+        return records(frame, TRADE_FIELDS, trade_constants(self.market, symbol), _times(frame))
 
     def historical(self, kind: str, single: bool) -> Handler:
         def handler(request: Request) -> Response:

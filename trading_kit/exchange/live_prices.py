@@ -27,7 +27,15 @@ import numpy as np
 import pandas as pd
 
 from .calendar import MINUTE_NS
-from .market import VENUES, Listing, Market, SimulatedMarket, parse_timeframe
+from .market import Listing, Market, SimulatedMarket, parse_timeframe
+from .market_records import (
+    BAR_FIELDS,
+    QUOTE_FIELDS,
+    TRADE_FIELDS,
+    quote_constants,
+    records,
+    trade_constants,
+)
 
 #: The channels of Alpaca's stock stream, in the order items of one instant are sent.
 CHANNELS = ("trades", "quotes", "bars", "dailyBars", "updatedBars", "statuses")
@@ -83,21 +91,8 @@ def messages_between(
     return batches
 
 
-def _venue(market: Market, symbol: str) -> tuple[str, str]:
-    asset = market.asset(symbol) or {"exchange": "NASDAQ"}
-    return VENUES.get(asset["exchange"], ("V", "C"))
-
-
 def _ns(frame: pd.DataFrame) -> np.ndarray:
     return frame.index.as_unit("ns").asi8
-
-
-def _ints(values: pd.Series) -> list[int]:
-    return np.rint(values.to_numpy(dtype=np.float64)).astype(np.int64).tolist()
-
-
-def _floats(values: pd.Series) -> list[float]:
-    return values.to_numpy(dtype=np.float64).tolist()
 
 
 def _stamp(ns: int) -> pd.Timestamp:
@@ -106,59 +101,19 @@ def _stamp(ns: int) -> pd.Timestamp:
 
 def _quotes(market: Market, symbol: str, lo: int, hi: int) -> Batch:
     frame = market.quotes(symbol, _stamp(lo + 1), _stamp(hi + 1))
-    venue, tape = _venue(market, symbol)
-    messages = [
-        {
-            "T": "q",
-            "S": symbol,
-            "bx": venue,
-            "bp": bp,
-            "bs": bs,
-            "ax": venue,
-            "ap": ap,
-            "as": az,
-            "c": ["R"],
-            "z": tape,
-        }
-        for bp, bs, ap, az in zip(
-            _floats(frame["bid_price"]),
-            _ints(frame["bid_size"]),
-            _floats(frame["ask_price"]),
-            _ints(frame["ask_size"]),
-            strict=True,
-        )
-    ]
-    return Batch("quotes", symbol, _ns(frame), _ns(frame), messages)
+    constant = {"T": "q", "S": symbol, **quote_constants(market, symbol)}
+    return Batch("quotes", symbol, _ns(frame), _ns(frame), records(frame, QUOTE_FIELDS, constant))
 
 
 def _trades(market: Market, symbol: str, lo: int, hi: int) -> Batch:
     frame = market.trades(symbol, _stamp(lo + 1), _stamp(hi + 1))
-    venue, tape = _venue(market, symbol)
-    messages = [
-        {"T": "t", "S": symbol, "i": i, "x": venue, "p": p, "s": s, "c": ["@"], "z": tape}
-        for p, s, i in zip(
-            _floats(frame["price"]), _ints(frame["size"]), _ints(frame["id"]), strict=True
-        )
-    ]
-    return Batch("trades", symbol, _ns(frame), _ns(frame), messages)
+    constant = {"T": "t", "S": symbol, **trade_constants(market, symbol)}
+    return Batch("trades", symbol, _ns(frame), _ns(frame), records(frame, TRADE_FIELDS, constant))
 
 
 def _bar_batch(frame: pd.DataFrame, channel: str, symbol: str, at: np.ndarray) -> Batch:
-    kind = MESSAGE_TYPE[channel]
-    messages = [
-        {"T": kind, "S": symbol, "o": o, "h": h, "l": low, "c": c, "v": v, "n": n, "vw": vw}
-        for o, h, low, c, v, n, vw in zip(
-            _floats(frame["open"]),
-            _floats(frame["high"]),
-            _floats(frame["low"]),
-            _floats(frame["close"]),
-            _ints(frame["volume"]),
-            _ints(frame["trade_count"]),
-            _floats(frame["vwap"]),
-            strict=True,
-        )
-    ]
-    return Batch(channel, symbol, at, _ns(frame), messages)
+    constant = {"T": MESSAGE_TYPE[channel], "S": symbol}
+    return Batch(channel, symbol, at, _ns(frame), records(frame, BAR_FIELDS, constant))
 
 
 def _bars(market: Market, symbol: str, lo: int, hi: int) -> Batch:

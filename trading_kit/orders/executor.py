@@ -927,11 +927,11 @@ class Orders:
         """Fetch what the enabled checks and rules read, and nothing more."""
         checks, risk = self.checks, self.risk
         values: dict[str, Any] = {}
-        quote = self._quote(spec.symbol)
+        quote = self._quote(spec.symbol, cached=True)
         if quote is not None:
             values["quote"] = Quote(Decimal(str(quote.bid)), Decimal(str(quote.ask)))
         if checks.asset:
-            values["asset"] = self._get_or_none(f"/v2/assets/{_segment(spec.symbol)}")
+            values["asset"] = self._asset_for_today(spec.symbol)
         values.update(self._clock_values(spec))
         account = None
         if checks.buying_power or checks.position or checks.asset or risk.max_daily_loss:

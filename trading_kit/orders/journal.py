@@ -79,10 +79,16 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_order ON events (order_id);
 """
-#: Statuses worth an event of their own when first seen.
-EVENT_STATUSES = frozenset(
-    {"filled", "canceled", "expired", "replaced", "rejected", "partially_filled"}
-)
+#: Statuses worth an event of their own when first seen, named as the trade-update stream
+#: names them, so ``last_event`` reads the same whether the stream or a read saw it.
+STATUS_EVENTS = {
+    "filled": "fill",
+    "partially_filled": "partial_fill",
+    "canceled": "canceled",
+    "expired": "expired",
+    "replaced": "replaced",
+    "rejected": "rejected",
+}
 #: Events this kit writes about its own actions, not about what happened to the order.
 BOOKKEEPING = "'submitted', 'replacement', 'leg', 'close_position'"
 HISTORY_EXTRA = (
@@ -384,7 +390,7 @@ class Journal:
                 "UPDATE orders SET status = ?, updated_at = ?, body = ? WHERE id = ?",
                 (status, now, _dumps(row), row["id"]),
             )
-            name = event or (status if status in EVENT_STATUSES else None)
+            name = event or STATUS_EVENTS.get(status)
             if name and (event or known[0] != status):
                 db.execute(
                     "INSERT INTO events (order_id, event, status, at) VALUES (?, ?, ?, ?)",
