@@ -48,7 +48,6 @@ from requests_cache.policy.settings import DEFAULT_IGNORED_PARAMS
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception,
     wait_exponential,
     wait_random,
 )
@@ -113,10 +112,14 @@ class RetryingAdapter(HTTPAdapter):
         self.settings = settings
         self.limiter = limiter
         self.transport = transport
-        self._sleep = sleep
         self._backoff = wait_exponential(
             multiplier=settings.backoff_initial, max=settings.backoff_max
         ) + wait_random(0, settings.backoff_initial)
+        # One Retrying for every call (its state is per thread): each call's deadline and
+        # what a repeat of it does travel in the arguments its callbacks are shown.
+        self._retrying = Retrying(
+            stop=self._stop, wait=self._wait, retry=self._retry, sleep=sleep, reraise=True
+        )
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -125,18 +128,9 @@ class RetryingAdapter(HTTPAdapter):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         repeat, answer = routes.route(request.method or "GET", urlsplit(request.url or "").path)
         deadline = Deadline(self.settings.deadline)
-        max_attempts = self.settings.max_attempts
-        retrying = Retrying(
-            stop=lambda state: (
-                state.attempt_number >= max_attempts or state.upcoming_sleep >= deadline.remaining()
-            ),
-            wait=self._wait,
-            retry=retry_if_exception(lambda exc: _may_repeat(exc, repeat)),
-            sleep=self._sleep,
-            reraise=True,
-        )
+        retrying = self._retrying
         try:
-            response = retrying(self._send_once, request, deadline, answer, **kwargs)
+            response = retrying(self._send_once, request, deadline, answer, repeat, **kwargs)
         except _RetryableStatus as exhausted:
             response = exhausted.response
         except requests.RequestException as failure:
@@ -146,11 +140,24 @@ class RetryingAdapter(HTTPAdapter):
         response.attempts = retrying.statistics.get("attempt_number", 1)  # type: ignore[attr-defined]
         return response
 
+    def _stop(self, state: RetryCallState) -> bool:
+        deadline: Deadline = state.args[1]
+        return (
+            state.attempt_number >= self.settings.max_attempts
+            or state.upcoming_sleep >= deadline.remaining()
+        )
+
+    @staticmethod
+    def _retry(state: RetryCallState) -> bool:
+        outcome = state.outcome
+        return bool(outcome and outcome.failed and _may_repeat(outcome.exception(), state.args[3]))
+
     def _send_once(
         self,
         request: requests.PreparedRequest,
         deadline: Deadline,
         answer: routes.Answer,
+        repeat: routes.Repeat,  # for ``_retry``
         **kwargs: Any,
     ) -> requests.Response:
         with self.limiter.hold() as waited:  # counted until a window after the answer

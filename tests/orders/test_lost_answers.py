@@ -46,6 +46,42 @@ def test_close_position_with_its_answer_lost_closes_once(
     assert direct.history().loc[order.id, "last_event"] in ("close_position", "fill")
 
 
+def requests_before(proxy: Proxy, method: str, path: str, before: tuple[str, str]) -> int:
+    """How many ``method path`` requests the proxy saw before the first ``before``."""
+    seen = proxy.requests[: proxy.requests.index(before)]
+    return sum(1 for request in seen if request == (method, path))
+
+
+def test_close_right_after_an_order_stands_on_its_answer_and_a_lost_answer_closes_once(
+    running: RunningExchange, new_orders: Callable[..., Orders]
+) -> None:
+    """The buy's answer showed the newest AAPL order: no read before the close, and the
+    close whose answer is lost is still told apart from the buy and found."""
+    with Proxy(running.url, {CLOSE_AAPL: ["drop"]}) as proxy:
+        orders = new_orders(proxy.url)
+        orders._newest.fresh_seconds = 3600  # "a moment ago", however slow the machine
+        bought = orders.place_order("AAPL", qty=10, side="buy")
+        closed = orders.close_position("AAPL", qty=2)
+        assert requests_before(proxy, "GET", "/v2/orders", CLOSE_AAPL) == 0
+        assert proxy.count(*CLOSE_AAPL) == 1  # never sent twice
+    assert closed.id != bought.id and closed.side == "sell" and closed.qty == 2
+    direct = new_orders(running.url)
+    assert position(direct) == 8 and closing_orders(direct) == 1
+
+
+def test_close_reads_the_newest_orders_when_no_answer_showed_them_a_moment_ago(
+    running: RunningExchange, new_orders: Callable[..., Orders]
+) -> None:
+    with Proxy(running.url, {CLOSE_AAPL: ["drop"]}) as proxy:
+        orders = new_orders(proxy.url)
+        orders._newest.fresh_seconds = -1.0  # every answer is already too old
+        orders.place_order("AAPL", qty=10, side="buy")
+        closed = orders.close_position("AAPL", qty=2)
+        assert requests_before(proxy, "GET", "/v2/orders", CLOSE_AAPL) == 1
+        assert proxy.count(*CLOSE_AAPL) == 1
+    assert closed.qty == 2 and position(new_orders(running.url)) == 8
+
+
 def test_close_position_lost_on_the_way_is_not_sent_blindly(
     running: RunningExchange, new_orders: Callable[..., Orders]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import numpy as np
@@ -290,3 +291,28 @@ def test_the_account_and_positions_read_on_the_first_replayed_day(two_days: pd.D
     # the day's change is measured from the first price the replay knows
     assert [change for *_, change, _ in seen] == pytest.approx(list(closes / closes[0] - 1))
     assert {last for *_, last in seen} == {100_000}  # the opening cash
+
+
+def test_the_heap_is_frozen_for_the_collector_only_while_a_replay_runs(
+    two_days: pd.DataFrame,
+) -> None:
+    """The program's heap is left out of the collector's passes during the replay (a
+    strategy that raises included), and put back after; a heap the program froze itself
+    stays frozen."""
+    frozen: list[bool] = []
+
+    def strategy(step: Step, kit: tk.Kit) -> None:
+        frozen.append(gc.get_freeze_count() > 0)
+        if len(frozen) == 5:
+            raise RuntimeError("the strategy's bug")
+
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError, match="the strategy's bug"):
+        tk.replay(two_days, strategy, progress=False)
+    assert frozen == [True] * 5 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        tk.replay(two_days.iloc[:5], lambda step, kit: None, progress=False)
+        assert gc.get_freeze_count() > 0  # still frozen (frozen objects may have been freed)
+    finally:
+        gc.unfreeze()

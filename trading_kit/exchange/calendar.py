@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,11 +97,18 @@ def _ny_midnight_after(t: pd.Timestamp) -> pd.Timestamp:
     return next_day.tz_convert("UTC")
 
 
+_FOREVER = 2**63 - 1
+_NO_SPAN: tuple[int, int, Any] = (0, 0, None)
+
+
 class MarketHours:
     """When the market trades: NYSE sessions, or every minute when ``always_open``."""
 
     def __init__(self, always_open: bool = False) -> None:
         self.always_open = always_open
+        # The last answer of each question and the span of time it holds for: the engine
+        # asks them at every order and request, nearly always within the same session.
+        self._spans: dict[str, tuple[int, int, Any]] = {}
 
     def __repr__(self) -> str:
         return f"MarketHours(always_open={self.always_open})"
@@ -111,9 +119,19 @@ class MarketHours:
         """True during the regular session (every instant if ``always_open``)."""
         if self.always_open:
             return True
-        s, ns = schedule(), to_ns(t)
-        i = int(np.searchsorted(s.opens, ns, side="right")) - 1
-        return i >= 0 and ns < s.closes[i]
+        ns = to_ns(t)
+        lo, hi, answer = self._spans.get("open", _NO_SPAN)
+        if lo <= ns < hi:
+            return answer
+        s = schedule()
+        i = int(s.opens.searchsorted(ns, side="right")) - 1
+        if i >= 0 and ns < s.closes[i]:
+            span = (int(s.opens[i]), int(s.closes[i]), True)
+        else:  # between the close before and the next open
+            after = int(s.opens[i + 1]) if i + 1 < len(s.opens) else _FOREVER
+            span = (int(s.closes[i]) if i >= 0 else -_FOREVER, after, False)
+        self._spans["open"] = span
+        return span[2]
 
     def is_extended(self, t: TimeLike) -> bool:
         """True in pre-market (04:00 ET-open) or after-hours (close-20:00 ET) of a session day."""
@@ -133,20 +151,28 @@ class MarketHours:
         """The first regular open strictly after ``t`` (Alpaca's clock ``next_open``)."""
         if self.always_open:
             return _ny_midnight_after(to_utc(t))
-        return self._next(schedule().opens, t)
+        return self._next("opens", t)
 
     def next_close(self, t: TimeLike) -> pd.Timestamp:
         """The first regular close strictly after ``t``."""
         if self.always_open:
             return _ny_midnight_after(to_utc(t))
-        return self._next(schedule().closes, t)
+        return self._next("closes", t)
 
-    @staticmethod
-    def _next(edges: np.ndarray, t: TimeLike) -> pd.Timestamp:
-        i = int(np.searchsorted(edges, to_ns(t), side="right"))
+    def _next(self, edges_name: str, t: TimeLike) -> pd.Timestamp:
+        """The first of the schedule's ``edges_name`` strictly after ``t`` (the same for
+        every ``t`` from the edge before it on: remembered for that span)."""
+        ns = to_ns(t)
+        lo, hi, answer = self._spans.get(edges_name, _NO_SPAN)
+        if lo <= ns < hi:
+            return answer
+        edges = getattr(schedule(), edges_name)
+        i = int(edges.searchsorted(ns, side="right"))
         if i >= len(edges):
             raise ValueError(f"{t} is beyond the NYSE calendar (ends {_CALENDAR_LAST})")
-        return pd.Timestamp(int(edges[i]), tz="UTC")
+        answer = pd.Timestamp(int(edges[i]), tz="UTC")
+        self._spans[edges_name] = (int(edges[i - 1]) if i else -_FOREVER, int(edges[i]), answer)
+        return answer
 
     # -- vectorised questions for the market simulation ---------------------------------
 

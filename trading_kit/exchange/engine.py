@@ -70,6 +70,9 @@ STATUS_EVENTS = {
 }
 _UNSENT = frozenset({"accepted", "pending_new", "pending_cancel", "pending_replace"})
 _NANO_QTY = Decimal("1e-9")
+_NANOSECOND = pd.Timedelta(1, "ns")
+_MINUTE = pd.Timedelta(minutes=1)
+_AFTER_HOURS = pd.Timedelta(hours=4)  # a day order with extended_hours lives until 20:00
 
 
 @dataclasses.dataclass
@@ -477,9 +480,9 @@ class Engine:
         tif = order.time_in_force
         if tif == "day":
             close = utc(self.hours.session_close(now))
-            return close + pd.Timedelta(hours=4) if order.extended_hours else close
+            return close + _AFTER_HOURS if order.extended_hours else close
         if tif == "opg":
-            return utc(self.hours.next_open(now)) + pd.Timedelta(minutes=1)
+            return utc(self.hours.next_open(now)) + _MINUTE
         if tif == "cls":
             return utc(self.hours.session_close(now))
         return None
@@ -487,10 +490,10 @@ class Engine:
     def _since(self, order: Order, now: pd.Timestamp) -> pd.Timestamp:
         """Market data after this instant may fill the order (opg/cls wait for the auction)."""
         if order.time_in_force == "opg" and order.expires_at is not None:
-            return order.expires_at - pd.Timedelta(minutes=1) - pd.Timedelta(1, "ns")
+            return order.expires_at - _MINUTE - _NANOSECOND
         if order.time_in_force == "cls" and order.expires_at is not None:
-            return max(now, order.expires_at - pd.Timedelta(minutes=1) - pd.Timedelta(1, "ns"))
-        return now - pd.Timedelta(1, "ns")
+            return max(now, order.expires_at - _MINUTE - _NANOSECOND)
+        return now - _NANOSECOND
 
     def _context(
         self, asset: dict[str, Any], point: Path, now: pd.Timestamp, replacing: Order | None

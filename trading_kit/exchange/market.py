@@ -950,6 +950,17 @@ class ReplayMarket:
             },
         )
 
+    def price_arrays(
+        self, symbol: str, start: TimeLike, end: TimeLike
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What ``quotes`` and ``trades`` hold for [start, end), as views of the held
+        arrays: quote times, bids, asks, trade times, prices. The engine reads its prices
+        through them (``prices.Prices``): no frame to build for a day of minutes."""
+        data = self._series(symbol)
+        rows = self._known_between(symbol, start, end)
+        known = data["known"][rows]
+        return known, data["bid"][rows], data["ask"][rows], known, data["close"][rows]
+
     def _latest(self, symbol: str, t: TimeLike) -> int | None:
         known = self._series(symbol)["known"]
         i = int(np.searchsorted(known, to_ns(t), side="right")) - 1

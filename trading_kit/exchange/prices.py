@@ -30,21 +30,32 @@ TICK_PREFETCH = pd.Timedelta(days=1)
 #: How far into a market's data its first trade is looked for.
 FIRST_TRADE_LOOKBACK = pd.Timedelta(days=5)
 _CACHE_LIMIT = 4096
+_NO_TIMES = np.empty(0, np.int64)
 
 
 class _Block:
-    """The quotes and trades of one symbol in one block of time."""
+    """The quotes and trades of one symbol in one block of time.
+
+    A market that holds its prices as arrays (``ReplayMarket.price_arrays``) hands out
+    views of them; any other is asked for its quote and trade frames.
+    """
 
     def __init__(self, market: Market, symbol: str, start_ns: int, length_ns: int) -> None:
         start = pd.Timestamp(start_ns, tz="UTC")
         end = pd.Timestamp(start_ns + length_ns, tz="UTC")
-        quotes = market.quotes(symbol, start, end)
-        trades = market.trades(symbol, start, end)
-        self.quote_times = quotes.index.as_unit("ns").asi8 if len(quotes) else np.empty(0, "i8")
-        self.bid = quotes["bid_price"].to_numpy(np.float64)
-        self.ask = quotes["ask_price"].to_numpy(np.float64)
-        self.trade_times = trades.index.as_unit("ns").asi8 if len(trades) else np.empty(0, "i8")
-        self.price = trades["price"].to_numpy(np.float64)
+        arrays = getattr(market, "price_arrays", None)
+        if arrays is not None:
+            self.quote_times, self.bid, self.ask, self.trade_times, self.price = arrays(
+                symbol, start, end
+            )
+        else:
+            quotes = market.quotes(symbol, start, end)
+            trades = market.trades(symbol, start, end)
+            self.quote_times = quotes.index.as_unit("ns").asi8 if len(quotes) else _NO_TIMES
+            self.bid = quotes["bid_price"].to_numpy(np.float64)
+            self.ask = quotes["ask_price"].to_numpy(np.float64)
+            self.trade_times = trades.index.as_unit("ns").asi8 if len(trades) else _NO_TIMES
+            self.price = trades["price"].to_numpy(np.float64)
         self.before: tuple[float, float] | None = None  # the quote before the first row
         self.trade_before: float | None = None
 
@@ -60,19 +71,15 @@ class Prices:
         self._blocks: dict[tuple[str, int], _Block] = {}
         self._ticks: dict[str, tuple[int, int, Path]] = {}
         self._previous_close: dict[tuple[str, pd.Timestamp], Decimal] = {}
+        self._last: dict[str, tuple[int, Decimal]] = {}  # symbol -> (t_ns, last trade)
 
     # ------------------------------------------------------------------ one instant
     def quote(self, symbol: str, t: pd.Timestamp) -> tuple[float, float, float]:
         """(bid, ask, last trade) at ``t``."""
         t_ns = ns(t)
-        start_ns = t_ns - t_ns % self.block_ns
-        key = (symbol, start_ns)
-        block = self._blocks.get(key)
-        if block is None:
-            if len(self._blocks) >= _CACHE_LIMIT:
-                self._blocks.clear()
-            block = self._blocks[key] = _Block(self.market, symbol, start_ns, self.block_ns)
-        i = int(np.searchsorted(block.quote_times, t_ns, side="right")) - 1
+        block = self._block(symbol, t_ns)
+        # the arrays' own method: numpy's function wrapper costs more than the search
+        i = int(block.quote_times.searchsorted(t_ns, side="right")) - 1
         if i >= 0:
             bid, ask = float(block.bid[i]), float(block.ask[i])
         else:
@@ -82,17 +89,28 @@ class Prices:
                     raise bad_request(f"no market data for {symbol} at {rfc3339(t)}")
                 block.before = (float(quote["bid_price"]), float(quote["ask_price"]))
             bid, ask = block.before
-        j = int(np.searchsorted(block.trade_times, t_ns, side="right")) - 1
+        return bid, ask, self._trade(block, symbol, t, t_ns)
+
+    def _block(self, symbol: str, t_ns: int) -> _Block:
+        start_ns = t_ns - t_ns % self.block_ns
+        key = (symbol, start_ns)
+        block = self._blocks.get(key)
+        if block is None:
+            if len(self._blocks) >= _CACHE_LIMIT:
+                self._blocks.clear()
+            block = self._blocks[key] = _Block(self.market, symbol, start_ns, self.block_ns)
+        return block
+
+    def _trade(self, block: _Block, symbol: str, t: pd.Timestamp, t_ns: int) -> float:
+        j = int(block.trade_times.searchsorted(t_ns, side="right")) - 1
         if j >= 0:
-            price = float(block.price[j])
-        else:
-            if block.trade_before is None:
-                trade = self.market.trade_at(symbol, t)
-                if trade is None:
-                    raise bad_request(f"no market data for {symbol} at {rfc3339(t)}")
-                block.trade_before = float(trade["price"])
-            price = block.trade_before
-        return bid, ask, price
+            return float(block.price[j])
+        if block.trade_before is None:
+            trade = self.market.trade_at(symbol, t)
+            if trade is None:
+                raise bad_request(f"no market data for {symbol} at {rfc3339(t)}")
+            block.trade_before = float(trade["price"])
+        return block.trade_before
 
     def point(self, symbol: str, t: pd.Timestamp) -> Path:
         """The quote and last trade at ``t`` as a one-row path (orders match against it)."""
@@ -108,8 +126,15 @@ class Prices:
         )
 
     def last(self, symbol: str, t: pd.Timestamp) -> Decimal:
-        """The last trade price at ``t``."""
-        return to_decimal(self.quote(symbol, t)[2])
+        """The last trade price at ``t`` (the latest answer per symbol is remembered: the
+        books value a position at one instant several times, once per reader)."""
+        t_ns = ns(t)
+        known = self._last.get(symbol)
+        if known is not None and known[0] == t_ns:
+            return known[1]
+        price = to_decimal(self._trade(self._block(symbol, t_ns), symbol, t, t_ns))
+        self._last[symbol] = (t_ns, price)
+        return price
 
     def close_price(self, symbol: str, close: pd.Timestamp) -> Decimal:
         """The last trade of the session that closed at ``close`` (``lastday_price``).

@@ -67,6 +67,7 @@ from .checks import (
 from .frames import Account, Order
 from .journal import Journal, SubmissionQuote
 from .live import LiveAccount
+from .newest import NewestOrders
 from .risk import RiskLimits, RiskState, check_risk
 from .spec import (
     MAX_CLIENT_ORDER_ID,
@@ -178,6 +179,7 @@ class Orders:
         self.quote_source: Callable[[str], SubmissionQuote | None] | None = None
         self._live: LiveAccount | None = None
         self._assets: dict[str, tuple[dt.date, Any]] = {}  # symbol -> (day, asset) when live
+        self._newest = NewestOrders()  # each symbol's newest orders, as answers showed them
 
     @property
     def live(self) -> LiveAccount:
@@ -326,6 +328,7 @@ class Orders:
         if live is not None:
             live.placing(client_id)
         record = self._post_order(body)
+        self._newest.saw([record])
         if live is None:
             self._journal_submitted(record, quote)
         else:  # the intent is on disk: the rest of the record can follow off the critical path
@@ -407,6 +410,7 @@ class Orders:
             record = self._find_by_client_id(new_id)
             if record is None:
                 raise
+        self._newest.saw([record])
         old = self._call("GET", path, params={"nested": "true"})
         self.journal.observe([old], event="replaced")
         self.journal.submitted(record, self.journal.quote_of(order_id), event="replacement")
@@ -497,6 +501,7 @@ class Orders:
             log.warning(
                 "trading_kit: the close of %s had no clear answer; found its order.", symbol
             )
+        self._newest.saw([record])
         self._journal_submitted(record, quote, event="close_position", intended=False)
         return Order.from_json(record)
 
@@ -507,6 +512,7 @@ class Orders:
         ``status``, or the broker's ``message`` when it refused.
         """
         params = {"cancel_orders": "true" if cancel_orders else "false"}
+        self._newest.forget()  # orders will appear in every symbol held
         results = self._call("DELETE", "/v2/positions", params=params) or []
         for result in results:
             body = result.get("body")
@@ -723,6 +729,7 @@ class Orders:
         found = self._find_by_client_id(client_id)
         if found is None:
             return None
+        self._newest.saw([found])
         differences = _differences(body, found)
         if differences:
             raise OrderExecutionError(
@@ -780,8 +787,13 @@ class Orders:
     def _order_ids(self, symbol: str) -> tuple[set[str], str | None]:
         """The newest orders in ``symbol``: every one submitted at the newest time, and a
         time just before it (to spot a new order after a lost answer: one submitted
-        since that is not among them). A few orders are read, not the account's history;
-        more only when more than ``RECENT_ORDERS`` share the newest time."""
+        since that is not among them). What this client's answers showed a moment ago
+        when they did (``newest.NewestOrders``); else a few orders are read, not the
+        account's history, and more only when more than ``RECENT_ORDERS`` share the
+        newest time."""
+        fresh = self._newest.recent(symbol)
+        if fresh is not None:
+            return fresh
         recent = self._recent_orders(symbol, limit=RECENT_ORDERS)
         stamps = [frames.timestamp(r.get("submitted_at")) for r in recent]
         if not recent or None in stamps:
@@ -789,6 +801,7 @@ class Orders:
         since = rfc3339(stamps[0] - pd.Timedelta(1, "us"))
         if len(recent) == RECENT_ORDERS and stamps[-1] == stamps[0]:
             recent = self._recent_orders(symbol, after=since)
+        self._newest.read(symbol, recent)
         return {r["id"] for r in recent}, since
 
     def _new_order(self, symbol: str, seen: tuple[set[str], str | None]) -> dict[str, Any] | None:

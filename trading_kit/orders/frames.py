@@ -8,6 +8,7 @@ and an empty result is an empty frame with the same columns and dtypes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -108,7 +109,16 @@ def number(value: Any) -> float:
 def timestamp(value: Any) -> pd.Timestamp | None:
     if value is None or value == "":
         return None
+    if type(value) is str:
+        return _timestamp_of_text(value)
     return to_utc(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _timestamp_of_text(text: str) -> pd.Timestamp:
+    """Remembered: an order's times repeat across its fields (created, submitted,
+    updated, filled at one instant) and across the answers that show it."""
+    return to_utc(text)
 
 
 def order_class_name(value: Any) -> str:

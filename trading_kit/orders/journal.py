@@ -23,6 +23,7 @@ same client order id) asks the broker about it. A journal that cannot be written
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import queue
 import sqlite3
@@ -113,7 +114,7 @@ class SubmissionQuote:
 
 
 def _now() -> str:
-    return pd.Timestamp.now(tz="UTC").isoformat()
+    return dt.datetime.now(dt.timezone.utc).isoformat()  # as pandas writes it, sooner
 
 
 @dataclass(frozen=True)

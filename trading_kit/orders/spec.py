@@ -31,6 +31,7 @@ The rules, in the order they are checked (``RULES`` names them for the tests)::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 import uuid
 from collections.abc import Mapping
@@ -210,7 +211,7 @@ class OrderSpec:
         if isinstance(stop_loss, Mapping):
             values.setdefault("stop_loss_stop_price", stop_loss.get("stop_price"))
             values.setdefault("stop_loss_limit_price", stop_loss.get("limit_price"))
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = _field_names(cls)
         unknown = sorted(set(values) - known)
         if unknown:
             raise _reject(
@@ -553,3 +554,9 @@ def _check_client_order_id(value: Any) -> None:
             f"{MAX_CLIENT_ORDER_ID}.",
             "client_order_id",
         )
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    """A dataclass's field names (asked at every order: worked out once)."""
+    return frozenset(f.name for f in dataclasses.fields(cls))

@@ -14,7 +14,7 @@ is, so a strategy cannot read a price it could not have known.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import Any
 
 import numpy as np
@@ -189,6 +189,20 @@ class Step(Mapping[str, Bar]):
 
     def __len__(self) -> int:
         return len(self._bars)
+
+    # The dict's own views and membership: Mapping's generic ones look each bar up
+    # again, at every step of a strategy that loops over ``step.items()``.
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._bars
+
+    def keys(self) -> KeysView[str]:
+        return self._bars.keys()
+
+    def items(self) -> ItemsView[str, Bar]:
+        return self._bars.items()
+
+    def values(self) -> ValuesView[Bar]:
+        return self._bars.values()
 
     def __repr__(self) -> str:
         return f"Step({self.time.tz_convert(NEW_YORK):%Y-%m-%d %H:%M} New York, {list(self._bars)})"

@@ -126,7 +126,7 @@ class ASGITransport:
             (k.decode("latin-1"), v.decode("latin-1")) for k, v in exchange.headers
         )
         response.encoding = get_encoding_from_headers(response.headers)
-        response.reason = _reason(exchange.status)
+        response.reason = _REASONS.get(exchange.status) or _reason(exchange.status)
         response.url = request.url or ""
         response.request = request
         response.raw = io.BytesIO(content)
@@ -213,6 +213,10 @@ def _body_bytes(body: Any) -> bytes:
     if isinstance(body, (bytes, bytearray)):
         return bytes(body)
     return b"".join(body)  # an iterable of chunks
+
+
+#: The reason phrases, looked up once: an enum lookup per answer costs more than a dict's.
+_REASONS = {int(status): status.phrase for status in HTTPStatus}
 
 
 def _reason(status: int) -> str:
