@@ -169,3 +169,26 @@ def test_an_order_whose_answer_is_unreadable_is_found_not_placed_again(
         )
         assert proxy.count("POST", "/v2/orders") == 1
     assert order.client_order_id == "garbled-1" and len(running.exchange.engine.orders) == 1
+
+
+@pytest.mark.parametrize(
+    "theirs",
+    [
+        {"qty": 5, "side": "sell", "type": "limit", "limit_price": 1000},  # not a market order
+        {"qty": 3, "side": "sell"},  # a market order, but not of the qty closed
+    ],
+)
+def test_a_close_that_never_arrived_is_not_mistaken_for_another_clients_order(
+    running: RunningExchange, new_orders: Callable[..., Orders], theirs: dict
+) -> None:
+    """Another client's order placed between this client's last look and a close that was
+    lost on its way is not reported as the close: the position is still open, so say so."""
+    with Proxy(running.url, {CLOSE_AAPL: ["lose"]}) as proxy:
+        orders = new_orders(proxy.url)
+        orders._newest.fresh_seconds = 3600  # the buy's answer stands in for a read
+        orders.place_order("AAPL", qty=10, side="buy")
+        new_orders(running.url).place_order("AAPL", **theirs)
+        with pytest.raises(OrderExecutionError, match="nothing seems closed"):
+            orders.close_position("AAPL", qty=2)
+        assert proxy.count(*CLOSE_AAPL) == 1
+    assert position(new_orders(running.url)) == 10 - (3 if theirs.get("type") is None else 0)

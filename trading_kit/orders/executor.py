@@ -488,7 +488,7 @@ class Orders:
         except OrderExecutionError as failure:
             if not _ambiguous(failure):
                 raise
-            record = self._new_order(symbol, seen)
+            record = self._new_order(symbol, seen, params.get("qty"))
             if record is None:
                 raise OrderExecutionError(
                     f"Closing {symbol} got no clear answer ({failure}), and the broker shows "
@@ -804,14 +804,27 @@ class Orders:
         self._newest.read(symbol, recent)
         return {r["id"] for r in recent}, since
 
-    def _new_order(self, symbol: str, seen: tuple[set[str], str | None]) -> dict[str, Any] | None:
-        """The newest order in ``symbol`` submitted since ``seen`` that it does not hold."""
+    def _new_order(
+        self, symbol: str, seen: tuple[set[str], str | None], qty: str | None
+    ) -> dict[str, Any] | None:
+        """The newest order in ``symbol`` submitted since ``seen`` that it does not hold
+        and that is shaped like a close: a market order, for ``qty`` when one was asked
+        (so another client's order placed meanwhile is not taken for it)."""
         ids, since = seen
         try:
             records = self._recent_orders(symbol, after=since)
         except OrderExecutionError:
             return None
-        return next((r for r in records if r["id"] not in ids), None)
+        return next(
+            (
+                r
+                for r in records
+                if r["id"] not in ids
+                and r.get("type") == "market"
+                and (qty is None or _same_qty(r.get("qty"), qty))
+            ),
+            None,
+        )
 
     def _recent_orders(
         self, symbol: str, *, limit: int = MAX_LIST, after: str | None = None
@@ -1372,6 +1385,13 @@ def _portfolio_history_frame(record: Mapping[str, Any]) -> pd.DataFrame:
         "timeframe": record.get("timeframe"),
     }
     return frame
+
+
+def _same_qty(value: Any, qty: str) -> bool:
+    try:
+        return Decimal(str(value)) == Decimal(qty)
+    except ArithmeticError:  # no qty (a notional order), or not a number
+        return False
 
 
 def _window_ends(history: pd.DataFrame) -> tuple[pd.Series, pd.Timedelta]:

@@ -14,7 +14,8 @@ moment. It changes nothing unless the close's answer is then lost: the close is 
 sent again either way, and a close that arrived is newer than such an order, so it is
 still the one found. Only when the close never arrived could the other client's order
 be taken for it, where a read just before would have said "nothing closed"; the window
-for that is ``FRESH_SECONDS`` instead of one round trip.
+for that is ``FRESH_SECONDS`` instead of one round trip, and only a market order (of the
+quantity asked, when one was) is taken for a close.
 """
 
 from __future__ import annotations
