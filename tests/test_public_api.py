@@ -26,6 +26,7 @@ def test_public_names() -> None:
         "Orders",
         "RateLimitError",
         "ReplayError",
+        "ServerError",
         "Settings",
         "StaleDataWarning",
         "StreamError",
@@ -49,8 +50,16 @@ def test_every_error_is_a_trading_kit_error() -> None:
         tk.StreamError,
         tk.AnalyticsError,
         tk.ReplayError,
+        tk.ServerError,
     ):
         assert issubclass(error, tk.TradingKitError)
+
+
+def test_whatever_a_server_said_no_to_carries_its_status_code_and_attempts() -> None:
+    for error in (tk.MarketDataError, tk.RateLimitError, tk.OrderExecutionError):
+        assert issubclass(error, tk.ServerError)
+        raised = error("refused", status=403, code=40310000, attempts=2)
+        assert (raised.status, raised.code, raised.attempts) == (403, 40310000, 2)
 
 
 def test_import_stays_light() -> None:

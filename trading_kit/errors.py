@@ -2,11 +2,12 @@
 
     TradingKitError
      ├── ConfigError             keys, URLs, the paper-only rule, cache path
-     ├── MarketDataError         bad data request, or the data API said no
-     │    └── RateLimitError     still throttled after every retry
+     ├── ServerError             a request a server refused or failed (status, code, attempts)
+     │    ├── MarketDataError    bad data request, or the data API said no
+     │    │    └── RateLimitError  still throttled after every retry
+     │    └── OrderExecutionError  the broker (Alpaca or the local exchange) said no
      ├── DatasetError            a bar dataset on disk cannot be written or read as asked
      ├── OrderValidationError    an order rejected locally; nothing was sent
-     ├── OrderExecutionError     the broker (Alpaca or the local exchange) said no
      ├── JournalError            the order journal cannot be opened or written
      ├── StreamError             a websocket stream refused, failed or was asked nonsense
      ├── AnalyticsError          a tear sheet's inputs (equity, fills, prices) cannot be used
@@ -27,11 +28,12 @@ class ConfigError(TradingKitError):
     """The configuration cannot work (missing keys, a live URL, an unusable path)."""
 
 
-class MarketDataError(TradingKitError):
-    """A market-data request was invalid, or the server refused or failed it.
+class ServerError(TradingKitError):
+    """A request that a server refused or failed, or that never got an answer.
 
     ``status`` is the HTTP status when a server answered, else ``None``; ``code`` is
-    Alpaca's error code when its body had one; ``attempts`` how many times it was sent.
+    Alpaca's error code when its body had one; ``attempts`` how many times it was sent
+    (more than one after a retry).
     """
 
     def __init__(
@@ -46,6 +48,10 @@ class MarketDataError(TradingKitError):
         self.status = status
         self.code = code
         self.attempts = attempts
+
+
+class MarketDataError(ServerError):
+    """A market-data request was invalid, or the server refused or failed it."""
 
 
 class RateLimitError(MarketDataError):
@@ -73,24 +79,8 @@ class OrderValidationError(TradingKitError):
         self.field = field
 
 
-class OrderExecutionError(TradingKitError):
-    """The broker rejected or failed an order request; ``code`` is Alpaca's error code.
-
-    ``attempts`` is how many times the request was sent (more than one after a retry).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: int | None = None,
-        attempts: int = 1,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.attempts = attempts
+class OrderExecutionError(ServerError):
+    """The broker rejected or failed an order request; ``code`` is Alpaca's error code."""
 
 
 class JournalError(TradingKitError):

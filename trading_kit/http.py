@@ -56,7 +56,12 @@ from urllib3.exceptions import NewConnectionError
 from . import cache_policy, routes
 from .config import Settings
 from .deadline import Deadline, DeadlineExceeded, watched, watched_pools
-from .errors import CacheWarning, MarketDataError, OrderExecutionError, RateLimitError
+from .errors import (
+    CacheWarning,
+    MarketDataError,
+    RateLimitError,
+    ServerError,
+)
 from .private_files import create_private
 from .rate_limit import RateLimiter, RateLimitStatus
 
@@ -64,7 +69,6 @@ log = logging.getLogger("trading_kit")
 T = TypeVar("T")
 S = TypeVar("S", bound=requests.Session)
 Transport = Callable[[requests.PreparedRequest], requests.Response]  # in place of the network
-ServerError = MarketDataError | OrderExecutionError  # the errors a request can end in
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CREDENTIAL_HEADERS = ("APCA-API-KEY-ID", "APCA-API-SECRET-KEY")
