@@ -145,6 +145,24 @@ def test_descending_sort(url: str) -> None:
     assert rest.json()["bars"]["AAPL"] == asc[::-1][5:]
 
 
+@pytest.mark.parametrize("timeframe", ["1Week", "1Month"])
+def test_long_bars_over_years_are_whole_in_both_directions(
+    url: str, market: SimulatedMarket, timeframe: str
+) -> None:
+    """Weeks and months over eight years, built in chunks of the years they span: every
+    bar is the market's whole bar (none cut at a chunk's edge), oldest or newest first."""
+    params = {"symbols": "AAPL", "timeframe": timeframe, "start": "2016-01-01"}
+    params["end"] = "2024-03-01"
+    asc = get(url, "/v2/stocks/bars", **params).json()["bars"]["AAPL"]
+    desc = get(url, "/v2/stocks/bars", **params, sort="desc", limit=60).json()["bars"]["AAPL"]
+    expected = market.bars("AAPL", timeframe, utc("2016-01-01 05:00"), NOW)  # up to "now"
+    expected = expected[expected.index <= utc("2024-03-01 05:00")]
+    assert [pd.Timestamp(b["t"]) for b in asc] == list(expected.index)
+    assert [b["c"] for b in asc] == expected["close"].tolist()
+    assert [b["v"] for b in asc] == expected["volume"].tolist()
+    assert desc == asc[::-1][:60]
+
+
 def test_single_symbol_route_shape(url: str) -> None:
     body = get(url, "/v2/stocks/AAPL/bars", timeframe="1Day", start="2024-02-01", limit=3).json()
     assert body["symbol"] == "AAPL" and len(body["bars"]) == 3

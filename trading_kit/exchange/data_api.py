@@ -231,14 +231,14 @@ def _concat(page: dict[str, list[pd.DataFrame]]) -> dict[str, pd.DataFrame]:
 
 
 def _bar_span(tf: Timeframe) -> int:
-    """Chunk length for a timeframe: a few thousand bars per chunk."""
+    """Chunk length for a timeframe. Every bar is built from its 1-minute bars, so a
+    chunk is bounded in minutes as well as in bars: the newest 100 months need about
+    nine years of minutes, not every minute since the request's start."""
     if tf.unit == "Min":
         return tf.amount * 4 * DAY_NS
     if tf.unit == "Hour":
         return tf.amount * 90 * DAY_NS
-    if tf.unit == "Day":
-        return 3 * 365 * DAY_NS
-    return 40 * 365 * DAY_NS
+    return 3 * 365 * DAY_NS  # days, weeks, months: about 300,000 minutes a chunk
 
 
 # ---------------------------------------------------------------------------------------
