@@ -20,22 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..data.timeframes import TIMEFRAMES, parse_timeframe
+from ..data.timeframes import TIMEFRAMES, duration, parse_timeframe
 from ..rules import NEW_YORK
 
 OHLCV = ("open", "high", "low", "close", "volume")
 _DAY_NS = 86_400 * 10**9
-#: The nominal length of each standard timeframe (a month counted as 30 days).
-DURATION = {
-    "1Min": pd.Timedelta(minutes=1),
-    "5Min": pd.Timedelta(minutes=5),
-    "15Min": pd.Timedelta(minutes=15),
-    "30Min": pd.Timedelta(minutes=30),
-    "1Hour": pd.Timedelta(hours=1),
-    "4Hour": pd.Timedelta(hours=4),
-    "1Day": pd.Timedelta(days=1),
-    "1Week": pd.Timedelta(days=7),
-    "1Month": pd.Timedelta(days=30),
+#: The nominal length of each standard timeframe, for drawing: a month counted as 30
+#: days (``duration`` counts 31, the longest, to tell when a bar is complete).
+DURATION = {name: pd.Timedelta(duration(name)) for name in TIMEFRAMES} | {
+    "1Month": pd.Timedelta(days=30)
 }
 
 
