@@ -34,6 +34,7 @@ replay's time goes (pyinstrument).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -53,9 +54,12 @@ from trading_kit.exchange import (
     start_exchange,
 )
 from trading_kit.replay import ReplayResult, Step
-from trading_kit.rules import NEW_YORK
 
-FAST, SLOW, SHARES, TICK = 10, 30, 100, 0.01
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the rule, as the tests hold it
+from tests.replay import conftest as rule
+from tests.replay.conftest import FAST, SHARES, SLOW, flat_minutes
+
+TICK = 0.01
 BASKET = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM", "V", "XOM"]
 
 
@@ -69,13 +73,6 @@ def regular_minutes(symbols: list[str], days: int) -> pd.DataFrame:
         bars = market.bars(symbol, "1Min", start, end)
         frames[symbol] = bars[hours.regular_mask(bars.index.asi8)]
     return pd.concat(frames, names=["symbol", "timestamp"])
-
-
-def flat_minutes(stamps: pd.DatetimeIndex) -> np.ndarray:
-    """The last two bars of each session: the rule holds nothing there."""
-    day = stamps.tz_convert(NEW_YORK).normalize().asi8
-    last = np.r_[day[1:] != day[:-1], True]
-    return last | np.r_[last[1:], False]
 
 
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -165,23 +162,11 @@ def backtrader_run(bars: pd.DataFrame) -> pd.DataFrame:
     return fills
 
 
-class Crossover:
-    """The rule as a replay strategy: the history's views, the exchange's positions."""
+class Crossover(rule.Crossover):
+    """The rule as a replay strategy (the tests' ``on_bar``), flat where ``flat`` says."""
 
     def __init__(self, flat: dict[str, np.ndarray]) -> None:
         self.flat = flat
-
-    def on_bar(self, step: Step, kit: tk.Kit) -> None:
-        for symbol, bar in step.items():
-            close = bar.history.close
-            n = len(close)
-            want = 0
-            if n >= SLOW and not self.flat[symbol][n - 1]:
-                want = SHARES if close[-FAST:].mean() > close[-SLOW:].mean() else 0
-            if want > bar.position:
-                kit.orders.place_order(symbol, qty=want - bar.position, side="buy")
-            elif want < bar.position:
-                kit.orders.close_position(symbol)
 
 
 class PrecomputedCrossover(Crossover):
